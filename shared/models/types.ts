@@ -1,0 +1,28 @@
+// The functional model contract shared by every network in medsynth.
+//
+// A model is a pure function of a flat parameter map: init(seed) builds the
+// map, apply(params, x, t, cond) runs the network. Names in the map are
+// stable, dot-separated paths ("down.0.res.1.conv1.w") that the checkpoint
+// format stores verbatim.
+import type * as tf from '@tensorflow/tfjs-core';
+
+/** name -> tensor. A Map, never an object, so no name can reach a prototype. */
+export type Params = Map<string, tf.Tensor>;
+
+export interface Conditioning {
+  /** [B] int32 class labels; the null label (= numClasses) means "unconditional". */
+  label?: tf.Tensor1D;
+}
+
+export interface Model<C> {
+  readonly kind: string;
+  readonly config: C;
+  /** Fresh parameters from a seed (deterministic: same seed, same values on every backend). */
+  init(seed: number): Params;
+  /**
+   * x: [B, H, W, C] (2D) or [B, D, H, W, C] (3D), t: [B] float32 network time
+   * input in [0, 1]. Returns a tensor of x's shape (the prediction). The caller
+   * owns the result; every intermediate is disposed.
+   */
+  apply(params: Params, x: tf.Tensor, t: tf.Tensor1D, cond?: Conditioning): tf.Tensor;
+}

@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest';
+import { Rng, threefry2x32 } from '../../shared/rng.ts';
+
+describe('threefry2x32', () => {
+  // Known-answer vectors from Random123 (kat_vectors, threefry2x32_20), also used by JAX's tests.
+  it.each([
+    [[0, 0, 0, 0], [0x6b200159, 0x99ba4efe]],
+    [[0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff], [0x1cb996fc, 0xbb002be7]],
+    [[0x13198a2e, 0x03707344, 0x243f6a88, 0x85a308d3], [0xc4923a9c, 0x483df7a0]],
+  ])('key/counter %j -> %j', ([k0, k1, c0, c1], expected) => {
+    expect(threefry2x32(k0, k1, c0, c1)).toEqual(expected);
+  });
+});
+
+describe('Rng', () => {
+  it('is deterministic per (seed, stream) and differs across seeds and streams', () => {
+    const a = new Rng(42, 0).normal(64);
+    expect(new Rng(42, 0).normal(64)).toEqual(a);
+    expect(new Rng(43, 0).normal(64)).not.toEqual(a);
+    expect(new Rng(42, 1).normal(64)).not.toEqual(a);
+  });
+
+  it('continues exactly from a saved state', () => {
+    const r = new Rng(7, 3);
+    r.normal(10);
+    const saved = r.state;
+    const next = r.normal(10);
+    expect(Rng.fromState(saved).normal(10)).toEqual(next);
+  });
+
+  it('draws standard normals (moments within 5 standard errors)', () => {
+    const n = 200_000;
+    const z = new Rng(1).normal(n);
+    let m = 0;
+    for (const v of z) m += v;
+    m /= n;
+    let v2 = 0;
+    for (const v of z) v2 += (v - m) ** 2;
+    v2 /= n - 1;
+    expect(Math.abs(m)).toBeLessThan(5 / Math.sqrt(n));
+    expect(Math.abs(v2 - 1)).toBeLessThan(5 * Math.sqrt(2 / n));
+    expect(z.every(Number.isFinite)).toBe(true);
+  });
+
+  it('draws uniforms in (0, 1) and integers in range', () => {
+    const u = new Rng(9).uniform(10_001);
+    expect(u.length).toBe(10_001);
+    expect(u.every((x) => x > 0 && x < 1)).toBe(true);
+    const r = new Rng(9);
+    for (let i = 0; i < 100; i++) {
+      const k = r.int(5);
+      expect(k).toBeGreaterThanOrEqual(0);
+      expect(k).toBeLessThan(5);
+    }
+  });
+
+  it('rejects bad seeds with a clear error', () => {
+    expect(() => new Rng(1.5)).toThrow(/seed must be a safe integer/);
+    expect(() => new Rng(1, -1)).toThrow(/stream/);
+  });
+});
