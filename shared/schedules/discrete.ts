@@ -52,16 +52,40 @@ export function discreteSchedule(kind: string, betas: Float64Array): DiscreteSch
       return Math.log((1 - a) / a); // -Infinity at t = 0
     },
     networkTime: (t) => t,
-    grid(steps) {
+    grid(steps, spacing = 'time') {
       checkSteps(steps, T);
-      // Evenly spaced integer indices T = i_0 > ... > i_steps = 0 (distinct since steps <= T).
-      const points: TimePoint[] = [];
-      for (let k = 0; k <= steps; k++) {
-        const i = Math.round(T - (k * T) / steps);
+      // The network runs at `steps` distinct indices from T down to 1, then the
+      // path ends at index 0 (no noise). Evaluating last at index 1 matters:
+      // jumping to x0_hat from a coarse index returns the posterior mean, whose
+      // variance is too small.
+      const indices = spacing === 'time' ? timeIndices(T, steps) : logSnrIndices(alphasCumprod, steps);
+      return [...indices, 0].map((i) => {
         const a = alphasCumprod[i];
-        points.push({ t: i / T, alpha: Math.sqrt(a), sigma: Math.sqrt(1 - a) });
-      }
-      return points;
+        return { t: i / T, alpha: Math.sqrt(a), sigma: Math.sqrt(1 - a) };
+      });
     },
   };
+}
+
+/** `steps` indices evenly spaced from T to 1 (distinct, since steps <= T). */
+function timeIndices(T: number, steps: number): number[] {
+  return Array.from({ length: steps }, (_, k) => (steps === 1 ? T : Math.round(T - (k * (T - 1)) / (steps - 1))));
+}
+
+/** `steps` distinct indices from T to 1 whose lambda = log(alpha/sigma) is as evenly spaced as the grid allows. */
+function logSnrIndices(alphasCumprod: Float64Array, steps: number): number[] {
+  const T = alphasCumprod.length - 1;
+  const lambda = (i: number) => 0.5 * Math.log(alphasCumprod[i] / (1 - alphasCumprod[i]));
+  const lo = lambda(T);
+  const hi = lambda(1);
+  const out: number[] = [];
+  let i = T;
+  for (let k = 0; k < steps; k++) {
+    const target = steps === 1 ? lo : lo + ((hi - lo) * k) / (steps - 1);
+    while (i > 1 && Math.abs(lambda(i - 1) - target) <= Math.abs(lambda(i) - target)) i--; // lambda rises as i falls
+    // Keep indices distinct, leaving room for the remaining steps.
+    const prev = out.length ? out[out.length - 1] : T + 1;
+    out.push(Math.max(Math.min(i, prev - 1), steps - k));
+  }
+  return out;
 }

@@ -13,14 +13,19 @@ export interface TimePoint {
   sigma: number;
 }
 
+export type GridSpacing = 'time' | 'log-snr';
+
 export interface NoiseSchedule {
   readonly kind: string;
   /** gamma(t) = -log SNR(t); -Infinity where there is no noise (discrete t = 0). */
   gamma(t: number): number;
   /** The time input the denoising network receives at time t, in [0, 1]. */
   networkTime(t: number): number;
-  /** steps + 1 points from t = 1 down to t = 0 (the sampler's path). */
-  grid(steps: number): TimePoint[];
+  /**
+   * steps + 1 points from t = 1 down to t = 0 (the sampler's path), evenly
+   * spaced in time or in log-SNR (better for few-step solvers, Lu et al. 2022 §5).
+   */
+  grid(steps: number, spacing?: GridSpacing): TimePoint[];
 }
 
 /** Numerically stable sigmoid for scalars. */

@@ -16,9 +16,14 @@ export function continuousSchedule(
     kind,
     gamma,
     networkTime: (t) => (gamma(t) - gammaMin) / (gammaMax - gammaMin),
-    grid(steps) {
+    grid(steps, spacing = 'time') {
       checkSteps(steps, MAX_CONTINUOUS_STEPS);
-      return Array.from({ length: steps + 1 }, (_, k) => timePoint(schedule, (steps - k) / steps));
+      const g0 = gamma(0);
+      const g1 = gamma(1);
+      return Array.from({ length: steps + 1 }, (_, k) => {
+        const u = (steps - k) / steps;
+        return timePoint(schedule, spacing === 'time' || k === 0 || k === steps ? u : invert(gamma, g0 + (g1 - g0) * u));
+      });
     },
   };
   return schedule;
@@ -26,4 +31,16 @@ export function continuousSchedule(
 
 export function vdmFixedLinear(gammaMin: number, gammaMax: number): NoiseSchedule {
   return continuousSchedule('vdm-fixed-linear', (t) => gammaMin + (gammaMax - gammaMin) * t, gammaMin, gammaMax);
+}
+
+/** t in [0, 1] with gamma(t) = g, by bisection (gamma is non-decreasing). */
+function invert(gamma: (t: number) => number, g: number): number {
+  let lo = 0;
+  let hi = 1;
+  for (let i = 0; i < 60; i++) {
+    const mid = (lo + hi) / 2;
+    if (gamma(mid) < g) lo = mid;
+    else hi = mid;
+  }
+  return (lo + hi) / 2;
 }

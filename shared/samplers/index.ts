@@ -1,0 +1,37 @@
+// Samplers by name, with their settings validated in one place.
+import { z } from 'zod';
+import { ddpm } from './ddpm.ts';
+import { createDdim } from './ddim.ts';
+import { dpmSolverPP2M } from './dpm-solver.ts';
+import type { Sampler } from './types.ts';
+import { vdmAncestral } from './vdm.ts';
+
+export const SAMPLER_NAMES = ['ddpm', 'ddim', 'dpm-solver++', 'vdm'] as const;
+export type SamplerName = (typeof SAMPLER_NAMES)[number];
+
+export const SamplerSettingsSchema = z.object({
+  name: z.enum(SAMPLER_NAMES),
+  steps: z.number().int().min(1).max(100_000),
+  eta: z.number().min(0).max(1).default(0),
+  guidance: z.number().min(0).max(100).default(1),
+});
+export type SamplerSettings = z.infer<typeof SamplerSettingsSchema>;
+
+export function createSampler(name: string, opts: { eta?: number } = {}): Sampler {
+  switch (name) {
+    case 'ddpm':
+      return ddpm;
+    case 'ddim':
+      return createDdim(opts.eta ?? 0);
+    case 'dpm-solver++':
+      return dpmSolverPP2M;
+    case 'vdm':
+      return vdmAncestral;
+    default:
+      throw new Error(`unknown sampler "${name}"; known samplers: ${SAMPLER_NAMES.join(', ')}`);
+  }
+}
+
+export type { Denoised, Denoiser, SampleRequest, Sampler } from './types.ts';
+export { makeDenoiser, type Net, type DenoiserOptions } from './denoiser.ts';
+export { PREDICTIONS, type Prediction } from './prediction.ts';
