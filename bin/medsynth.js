@@ -1,0 +1,7 @@
+#!/usr/bin/env node
+// The `medsynth` command: runs the TypeScript CLI through tsx's loader.
+import { register } from 'tsx/esm/api';
+
+register();
+const { run } = await import('../sampler/node/main.ts');
+await run(process.argv.slice(2));
