@@ -1,0 +1,173 @@
+// manifest.json: the schema of a checkpoint's metadata (DESIGN §4).
+import { z } from 'zod';
+import { IntensityMappingSchema } from '../intensity.ts';
+import { CheckpointError } from './errors.ts';
+
+export const CHECKPOINT_FORMAT = 'medsynth-checkpoint';
+/** The version this code writes; it reads any 1.x (newer minors only add fields). */
+export const CHECKPOINT_VERSION = '1.0';
+export const SUPPORTED_MAJOR = 1;
+
+export const MANIFEST_FILE = 'manifest.json';
+/** Shard files are plain names in the checkpoint folder: no paths, no traversal. */
+export const SHARD_FILE_RE = /^weights-\d{5}\.msgpack$/;
+
+export function shardFileName(index: number): string {
+  return `weights-${String(index).padStart(5, '0')}.msgpack`;
+}
+
+const VERSION_RE = /^(\d+)\.(\d+)$/;
+const positiveInt = z.number().int().positive();
+
+export const ShardSpecSchema = z.object({
+  file: z.string().regex(SHARD_FILE_RE, 'must be a file name like weights-00000.msgpack'),
+  bytes: positiveInt,
+  sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex digits'),
+});
+
+export const TensorSpecSchema = z.object({
+  name: z.string().min(1),
+  shape: z.array(positiveInt),
+  dtype: z.enum(['float32', 'float16', 'int8']),
+  shard: z.string().regex(SHARD_FILE_RE, 'must be a file name like weights-00000.msgpack'),
+  axis: z.number().int().nonnegative().optional(),
+});
+
+export const ManifestSchema = z
+  .object({
+    format: z.literal(CHECKPOINT_FORMAT),
+    version: z
+      .string()
+      .regex(VERSION_RE, 'must be "MAJOR.MINOR"')
+      .refine((v) => Number(VERSION_RE.exec(v)?.[1]) === SUPPORTED_MAJOR, {
+        message: `unsupported major version (this reader supports ${SUPPORTED_MAJOR}.x)`,
+      }),
+    name: z.string().min(1).max(200),
+    kind: z.string().min(1).max(100),
+    modality: z.enum(['xray', 'mri', 'ct']),
+    labels: z.array(z.string()).optional(),
+    model: z.record(z.string(), z.unknown()),
+    schedule: z.record(z.string(), z.unknown()),
+    sampler: z.object({
+      name: z.string().min(1),
+      steps: positiveInt,
+      eta: z.number().finite().optional(),
+      guidance: z.number().finite().optional(),
+    }),
+    data: z.object({
+      shape: z.array(positiveInt).min(1).max(4),
+      channels: positiveInt,
+      spacing: z.array(z.number().finite().positive()),
+      intensity: IntensityMappingSchema,
+    }),
+    quantization: z.enum(['fp32', 'fp16', 'int8']),
+    shards: z.array(ShardSpecSchema).min(1),
+    tensors: z.array(TensorSpecSchema).min(1),
+    training: z.record(z.string(), z.unknown()).optional(),
+  })
+  .superRefine((m, ctx) => {
+    if (m.data.spacing.length !== m.data.shape.length) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['data', 'spacing'],
+        message: `has ${m.data.spacing.length} entries but data.shape has ${m.data.shape.length}`,
+      });
+    }
+    const shardFiles = new Set<string>();
+    m.shards.forEach((s, i) => {
+      if (shardFiles.has(s.file)) {
+        ctx.addIssue({ code: 'custom', path: ['shards', i, 'file'], message: `shard ${s.file} is listed twice` });
+      }
+      shardFiles.add(s.file);
+    });
+    // Which stored dtypes each quantisation mode may use (int8 keeps rank < 2 tensors float32).
+    const allowed = { fp32: ['float32'], fp16: ['float16', 'float32'], int8: ['int8', 'float32'] }[m.quantization];
+    const names = new Set<string>();
+    m.tensors.forEach((t, i) => {
+      if (names.has(t.name)) {
+        ctx.addIssue({ code: 'custom', path: ['tensors', i, 'name'], message: `duplicate tensor name ${JSON.stringify(t.name)}` });
+      }
+      names.add(t.name);
+      if (!shardFiles.has(t.shard)) {
+        ctx.addIssue({ code: 'custom', path: ['tensors', i, 'shard'], message: `shard ${t.shard} is not listed in shards` });
+      }
+      if (!allowed.includes(t.dtype)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['tensors', i, 'dtype'],
+          message: `dtype ${t.dtype} is not allowed in a ${m.quantization} checkpoint`,
+        });
+      }
+      if (t.dtype === 'int8') {
+        if (t.axis === undefined || t.axis >= t.shape.length) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['tensors', i, 'axis'],
+            message: `int8 tensors need a quantisation axis in [0, ${t.shape.length})`,
+          });
+        }
+      } else if (t.axis !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['tensors', i, 'axis'], message: 'only int8 tensors have a quantisation axis' });
+      }
+    });
+  });
+
+export type Manifest = z.infer<typeof ManifestSchema>;
+export type ShardSpec = z.infer<typeof ShardSpecSchema>;
+export type TensorSpec = z.infer<typeof TensorSpecSchema>;
+
+/** `a.b[2].c` from a zod issue path. */
+function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const p of path) out += typeof p === 'number' ? `[${p}]` : out === '' ? String(p) : `.${String(p)}`;
+  return out === '' ? '(root)' : out;
+}
+
+/** A JSON value, shortened for an error message. */
+function brief(v: unknown): string {
+  const text = v === undefined ? 'nothing' : JSON.stringify(v);
+  return text.length > 60 ? `${text.slice(0, 60)}...` : text;
+}
+
+/** Validates an already-parsed manifest object. Throws CheckpointError naming `file` and the field. */
+export function validateManifest(raw: unknown, file: string): Manifest {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new CheckpointError(file, 'invalid manifest: not a JSON object');
+  }
+  const obj = raw as Record<string, unknown>;
+  if (obj.format !== CHECKPOINT_FORMAT) {
+    throw new CheckpointError(
+      file,
+      `invalid manifest at format: expected "${CHECKPOINT_FORMAT}", got ${brief(obj.format)}`,
+    );
+  }
+  // Checked before the schema: a different major may have a different layout,
+  // and "unsupported version" is the useful message then.
+  if (typeof obj.version === 'string') {
+    const mm = VERSION_RE.exec(obj.version);
+    if (mm && Number(mm[1]) !== SUPPORTED_MAJOR) {
+      throw new CheckpointError(
+        file,
+        `unsupported checkpoint version ${obj.version} (this reader supports ${SUPPORTED_MAJOR}.x)`,
+      );
+    }
+  }
+  const r = ManifestSchema.safeParse(raw);
+  if (!r.success) {
+    const shown = r.error.issues.slice(0, 3).map((i) => `${formatPath(i.path)}: ${i.message}`);
+    const more = r.error.issues.length > 3 ? ` (and ${r.error.issues.length - 3} more)` : '';
+    throw new CheckpointError(file, `invalid manifest at ${shown.join('; ')}${more}`);
+  }
+  return r.data;
+}
+
+/** Parses manifest.json text. Throws CheckpointError naming `file` and the field path. */
+export function parseManifest(text: string, file: string): Manifest {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new CheckpointError(file, `invalid manifest: not valid JSON (${(e as Error).message})`);
+  }
+  return validateManifest(raw, file);
+}
