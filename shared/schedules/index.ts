@@ -1,5 +1,6 @@
 // Schedules by name, with their config validated in one place.
 import { z } from 'zod';
+import { parseConfig } from '../config.ts';
 import type { Params } from '../models/types.ts';
 import { cosineBetas, discreteSchedule, linearBetas } from './discrete.ts';
 import { vdmFixedLinear } from './vdm-fixed.ts';
@@ -24,12 +25,7 @@ export const ScheduleConfigSchema = z.discriminatedUnion('kind', [
 export type ScheduleConfig = z.infer<typeof ScheduleConfigSchema>;
 
 export function parseScheduleConfig(raw: unknown): ScheduleConfig {
-  const r = ScheduleConfigSchema.safeParse(raw);
-  if (!r.success) {
-    const issue = r.error.issues[0];
-    throw new Error(`schedule${issue.path.map((p) => `.${String(p)}`).join('')}: ${issue.message}`);
-  }
-  const c = r.data;
+  const c = parseConfig(ScheduleConfigSchema, raw, 'schedule');
   if (c.kind === 'linear' && c.betaEnd < c.betaStart) throw new Error('schedule.betaEnd: must be >= betaStart');
   if ((c.kind === 'vdm-fixed-linear' || c.kind === 'vdm-learned') && c.gammaMax <= c.gammaMin) {
     throw new Error('schedule.gammaMax: must be greater than gammaMin');
