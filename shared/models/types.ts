@@ -5,6 +5,7 @@
 // stable, dot-separated paths ("down.0.res.1.conv1.w") that the checkpoint
 // format stores verbatim.
 import type * as tf from '@tensorflow/tfjs-core';
+import type { ParamSpec } from './params.ts';
 
 /** name -> tensor. A Map, never an object, so no name can reach a prototype. */
 export type Params = Map<string, tf.Tensor>;
@@ -17,6 +18,8 @@ export interface Conditioning {
 export interface Model<C> {
   readonly kind: string;
   readonly config: C;
+  /** Every parameter the config implies: name, shape, initialiser (no tensors allocated). */
+  readonly paramSpecs: readonly ParamSpec[];
   /** Fresh parameters from a seed (deterministic: same seed, same values on every backend). */
   init(seed: number): Params;
   /**
