@@ -1,0 +1,162 @@
+// The `medsynth` command line. Bad arguments or inputs print one line and
+// exit 2; other failures exit 1; stack traces only with --verbose.
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { parseArgs } from 'node:util';
+import cliProgress from 'cli-progress';
+import { CheckpointError } from '../shared/checkpoint/index.ts';
+import { BACKEND_NAMES, parseBackendName, selectBackend } from './backend.ts';
+import { encodeByExtension } from './encode/index.ts';
+import { generate } from './generate.ts';
+import { loadModel, resolveSource } from './load.ts';
+import { inspectCheckpoint } from './inspect.ts';
+
+/** A problem with what the user asked for: exit code 2. */
+export class UsageError extends Error {}
+
+const USAGE = `usage:
+  medsynth sample --model <dir|url> --out <file.png|file.nii|file.nii.gz>
+                  [--count N] [--steps N] [--sampler ddpm|ddim|dpm-solver++|vdm] [--eta E]
+                  [--seed N] [--guidance W] [--label NAME|INDEX] [--backend ${BACKEND_NAMES.join('|')}]
+  medsynth inspect <dir|url>
+options: --verbose (stack traces), --quiet (no progress), --help`;
+
+function int(name: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v)) throw new UsageError(`--${name} must be a non-negative integer, got "${v}"`);
+  return Number(v);
+}
+
+function num(name: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n)) throw new UsageError(`--${name} must be a number, got "${v}"`);
+  return n;
+}
+
+/** Writes through a temp file and rename, so a crash never leaves a partial output. */
+async function writeAtomic(path: string, bytes: Uint8Array): Promise<void> {
+  await mkdir(dirname(path) || '.', { recursive: true });
+  const tmp = `${path}.${process.pid}.tmp`;
+  await writeFile(tmp, bytes);
+  await rename(tmp, path);
+}
+
+function progressBar(quiet: boolean, label: string) {
+  if (quiet || !process.stderr.isTTY) return undefined;
+  return new cliProgress.SingleBar(
+    { stream: process.stderr, format: `${label} [{bar}] {percentage}% | {value}/{total} {unit} | {eta_formatted} left`, hideCursor: true },
+    cliProgress.Presets.shades_classic,
+  );
+}
+
+async function sample(args: string[], log: (s: string) => void): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      model: { type: 'string' },
+      out: { type: 'string' },
+      count: { type: 'string' },
+      steps: { type: 'string' },
+      sampler: { type: 'string' },
+      eta: { type: 'string' },
+      seed: { type: 'string' },
+      guidance: { type: 'string' },
+      label: { type: 'string' },
+      backend: { type: 'string' },
+      quiet: { type: 'boolean' },
+      verbose: { type: 'boolean' },
+    },
+  });
+  if (!values.model) throw new UsageError('--model <dir|url> is required');
+  if (!values.out) throw new UsageError('--out <file.png|file.nii.gz> is required');
+  const backendName = values.backend === undefined ? undefined : parseBackendName(values.backend);
+  const quiet = values.quiet ?? false;
+  const label = values.label === undefined ? undefined : /^\d+$/.test(values.label) ? Number(values.label) : values.label;
+  const options = {
+    count: int('count', values.count),
+    steps: int('steps', values.steps),
+    sampler: values.sampler as never,
+    eta: num('eta', values.eta),
+    seed: int('seed', values.seed),
+    guidance: num('guidance', values.guidance),
+    label,
+  };
+
+  const backend = await selectBackend(backendName);
+  log(`backend: ${backend.name}${backend.skipped.length ? ` (skipped ${backend.skipped.join('; ')})` : ''}`);
+
+  const loadBar = progressBar(quiet, 'download');
+  const model = await loadModel(values.model, {
+    onProgress: (p) => {
+      if (!loadBar) return;
+      if (p.loaded === 0 || !loadBar.getTotal()) loadBar.start(p.total, p.loaded, { unit: 'bytes' });
+      loadBar.update(p.loaded);
+    },
+  });
+  loadBar?.stop();
+  try {
+    const m = model.manifest;
+    log(`model: ${m.name} (${m.kind}, ${m.modality}, ${m.data.shape.join('x')}, ${m.quantization})`);
+    const bar = progressBar(quiet, 'sampling');
+    const ctrl = new AbortController();
+    const onSignal = () => ctrl.abort();
+    process.once('SIGINT', onSignal);
+    let result;
+    try {
+      result = await generate(model, options, {
+        signal: ctrl.signal,
+        onProgress: (p) => {
+          if (!bar) return;
+          if (p.step === 1) bar.start(p.totalSteps, 0, { unit: 'steps' });
+          bar.update(p.step);
+        },
+      });
+    } catch (e) {
+      if ((e as Error).name === 'AbortError') throw new UsageError('cancelled');
+      throw new UsageError((e as Error).message);
+    } finally {
+      bar?.stop();
+      process.off('SIGINT', onSignal);
+    }
+    let bytes: Uint8Array;
+    try {
+      bytes = encodeByExtension(values.out, result.images);
+    } catch (e) {
+      throw new UsageError(`--out ${values.out}: ${(e as Error).message}`);
+    }
+    await writeAtomic(values.out, bytes);
+    log(`wrote ${values.out}: ${result.images.length} image(s), ${result.sampler} ${result.steps} steps, seed ${result.seed}, backend ${result.backend}`);
+  } finally {
+    model.dispose();
+  }
+}
+
+async function inspect(args: string[], log: (s: string) => void): Promise<void> {
+  const { positionals } = parseArgs({ args, options: { verbose: { type: 'boolean' } }, allowPositionals: true });
+  if (positionals.length !== 1) throw new UsageError('inspect takes one checkpoint folder or URL');
+  for (const line of await inspectCheckpoint(await resolveSource(positionals[0]))) log(line);
+}
+
+/** Runs the CLI; returns the exit code. */
+export async function main(argv: string[], log = (s: string) => console.log(s), err = (s: string) => console.error(s)): Promise<number> {
+  const [command, ...rest] = argv;
+  const verbose = rest.includes('--verbose');
+  try {
+    if (!command || command === '--help' || command === 'help' || rest.includes('--help')) {
+      log(USAGE);
+      return command ? 0 : 2;
+    }
+    if (command === 'sample') await sample(rest, log);
+    else if (command === 'inspect') await inspect(rest, log);
+    else throw new UsageError(`unknown command "${command}" (commands: sample, inspect; see --help)`);
+    return 0;
+  } catch (e) {
+    const error = e as Error;
+    // parseArgs throws TypeErrors with a code for unknown or malformed options.
+    const usage = e instanceof UsageError || e instanceof CheckpointError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
+    err(`medsynth: ${error.message}`);
+    if (verbose && error.stack) err(error.stack);
+    return usage ? 2 : 1;
+  }
+}

@@ -1,0 +1,141 @@
+// generate(): from a loaded checkpoint to images in real units.
+//
+// Noise comes from the counter-based RNG with one stream per image (stream =
+// image index), so image i is identical whether it is generated alone or in a
+// batch, and identical on every backend up to float rounding in the network.
+import * as tf from '@tensorflow/tfjs-core';
+import { z } from 'zod';
+import { parseConfig } from '../shared/config.ts';
+import { realRange, realUnit, toRealUnits } from '../shared/intensity.ts';
+import { Rng } from '../shared/rng.ts';
+import { createSampler, makeDenoiser, SAMPLER_NAMES } from '../shared/samplers/index.ts';
+import type { GridSpacing } from '../shared/schedules/types.ts';
+import type { GeneratedImage } from './encode/types.ts';
+import type { LoadedModel } from './load.ts';
+
+export const GenerateOptionsSchema = z.object({
+  count: z.number().int().min(1).max(1024).default(1),
+  /** Defaults to the checkpoint's recorded sampler settings. */
+  steps: z.number().int().min(1).max(100_000).optional(),
+  sampler: z.enum(SAMPLER_NAMES).optional(),
+  eta: z.number().min(0).max(1).optional(),
+  spacing: z.enum(['time', 'log-snr']).optional(),
+  seed: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0),
+  /** Classifier-free guidance weight w (1 = plain conditional sampling). */
+  guidance: z.number().min(0).max(100).optional(),
+  /** A class name from the manifest's `labels`, or its index. */
+  label: z.union([z.string(), z.number().int().min(0)]).optional(),
+  /** Images per network call. */
+  batchSize: z.number().int().min(1).max(256).default(4),
+});
+export type GenerateOptions = z.input<typeof GenerateOptionsSchema>;
+
+export interface GenerateProgress {
+  /** Steps done over all batches, and their total. */
+  step: number;
+  totalSteps: number;
+}
+
+export interface GenerateResult {
+  images: GeneratedImage[];
+  backend: string;
+  sampler: string;
+  steps: number;
+  seed: number;
+}
+
+/** Resolves a label name or index to the class index; throws naming the valid labels. */
+function resolveLabel(m: LoadedModel, label: string | number | undefined): number | undefined {
+  const labels = m.manifest.labels ?? [];
+  if (label === undefined) return undefined;
+  if (labels.length === 0) throw new Error(`label: model "${m.manifest.name}" is not class-conditional`);
+  const index = typeof label === 'number' ? label : labels.indexOf(label);
+  if (index < 0 || index >= labels.length) {
+    throw new Error(`label: expected one of ${labels.map((l, i) => `${i}="${l}"`).join(', ')}; got ${JSON.stringify(label)}`);
+  }
+  return index;
+}
+
+export async function generate(
+  m: LoadedModel,
+  options: GenerateOptions = {},
+  hooks: { onProgress?: (p: GenerateProgress) => void; signal?: AbortSignal } = {},
+): Promise<GenerateResult> {
+  const o = parseConfig(GenerateOptionsSchema, options, '');
+  const settings = m.manifest.sampler;
+  const samplerName = o.sampler ?? settings.name;
+  const sampler = createSampler(samplerName, { eta: o.eta ?? settings.eta ?? 0 });
+  const steps = o.steps ?? settings.steps;
+  const spacing: GridSpacing = o.spacing ?? sampler.defaultSpacing;
+  const grid = m.schedule.grid(steps, spacing);
+  const labelIndex = resolveLabel(m, o.label);
+  const guidance = o.guidance ?? settings.guidance ?? 1;
+  const nullLabel = m.manifest.labels?.length;
+  // A conditional model asked for no label samples unconditionally (the null label).
+  const label = labelIndex ?? nullLabel;
+  if (guidance !== 1 && labelIndex === undefined) throw new Error('guidance: needs --label on a class-conditional model');
+
+  const { shape: spatial, channels, spacing: voxelSpacing, intensity } = m.manifest.data;
+  const imageSize = spatial.reduce((a, b) => a * b, 1) * channels;
+  const batches: number[][] = [];
+  for (let i = 0; i < o.count; i += o.batchSize) batches.push(Array.from({ length: Math.min(o.batchSize, o.count - i) }, (_, j) => i + j));
+  const totalSteps = steps * batches.length;
+
+  const images: GeneratedImage[] = [];
+  for (const [b, indices] of batches.entries()) {
+    const streams = indices.map((i) => new Rng(o.seed, i));
+    const shape = [indices.length, ...spatial, channels];
+    const draw = () => {
+      const data = new Float32Array(indices.length * imageSize);
+      streams.forEach((r, j) => data.set(r.normal(imageSize), j * imageSize));
+      return tf.tensor(data, shape);
+    };
+    const labels = label === undefined ? undefined : (tf.fill([indices.length], label, 'int32') as tf.Tensor1D);
+    const z = draw();
+    const xT = tf.mul(z, grid[0].sigma);
+    z.dispose();
+    let out: tf.Tensor;
+    try {
+      const denoiser = makeDenoiser({
+        net: (x, t, l) => m.model.apply(m.params, x, t, l ? { label: l } : undefined),
+        schedule: m.schedule,
+        prediction: m.prediction,
+        clipX0: true,
+        label: labels,
+        nullLabel,
+        guidance,
+      });
+      out = await sampler.sample({
+        denoiser,
+        grid,
+        xT,
+        noise: draw,
+        signal: hooks.signal,
+        onStep: (k) => hooks.onProgress?.({ step: b * steps + k, totalSteps }),
+      });
+    } finally {
+      tf.dispose([xT, labels]);
+    }
+    // The path ends at t = 0: x = z_0 / alpha_0 (alpha_0 = 1 for DDPM; VDM keeps a little noise at t = 0).
+    const data = await out.data();
+    out.dispose();
+    const alpha0 = grid[grid.length - 1].alpha;
+    let bad = 0;
+    for (let i = 0; i < data.length; i++) {
+      data[i] /= alpha0;
+      if (!Number.isFinite(data[i])) bad++;
+    }
+    if (bad > 0) throw new Error(`generation produced ${bad} non-finite values on the ${tf.getBackend()} backend (model "${m.manifest.name}")`);
+    indices.forEach((_, j) => {
+      images.push({
+        data: toRealUnits(data.subarray(j * imageSize, (j + 1) * imageSize) as Float32Array, intensity),
+        shape: [...spatial, channels],
+        spacing: [...voxelSpacing],
+        modality: m.manifest.modality,
+        unit: realUnit(intensity),
+        range: realRange(intensity),
+      });
+    });
+  }
+  return { images, backend: tf.getBackend(), sampler: sampler.name, steps, seed: o.seed };
+}

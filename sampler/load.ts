@@ -1,0 +1,86 @@
+// loadModel(): a checkpoint (folder, URL or any CheckpointSource) to a model
+// ready for generate(), with byte-level progress.
+import * as tf from '@tensorflow/tfjs-core';
+import { CheckpointError, loadCheckpoint, type CheckpointSource, type LoadProgress, type Manifest } from '../shared/checkpoint/index.ts';
+import { hostToParams } from '../shared/models/host.ts';
+import { createModel } from '../shared/models/index.ts';
+import type { Model, Params } from '../shared/models/types.ts';
+import { PREDICTIONS, type Prediction } from '../shared/samplers/index.ts';
+import { createSchedule } from '../shared/schedules/index.ts';
+import type { NoiseSchedule } from '../shared/schedules/types.ts';
+import { urlSource } from './url-source.ts';
+
+export interface LoadedModel {
+  manifest: Manifest;
+  model: Model<unknown>;
+  params: Params;
+  schedule: NoiseSchedule;
+  prediction: Prediction;
+  /** Where it came from (folder path or URL). */
+  location: string;
+  /** Frees every parameter tensor. */
+  dispose(): void;
+}
+
+/** A folder path or http(s) URL becomes a source; anything else passes through. */
+export async function resolveSource(source: string | CheckpointSource): Promise<CheckpointSource> {
+  if (typeof source !== 'string') return source;
+  if (/^https?:\/\//i.test(source)) return urlSource(source);
+  // Imported lazily so browser bundles never pull in node:fs.
+  const { folderSource } = await import('./node/folder-source.ts');
+  return folderSource(source);
+}
+
+export async function loadModel(
+  source: string | CheckpointSource,
+  opts: { onProgress?: (p: LoadProgress) => void } = {},
+): Promise<LoadedModel> {
+  const src = await resolveSource(source);
+  const { manifest, tensors } = await loadCheckpoint(src, opts);
+  // A checkpoint that decodes but does not fit its own model config is bad input too.
+  const fail = (msg: string): never => {
+    throw new CheckpointError(`${src.location}/manifest.json`, msg);
+  };
+
+  const prediction = (manifest.model.prediction ?? 'eps') as Prediction;
+  if (!PREDICTIONS.includes(prediction)) fail(`model.prediction must be one of ${PREDICTIONS.join(', ')}`);
+
+  let model: Model<unknown>;
+  try {
+    model = createModel(manifest.kind, manifest.model);
+  } catch (e) {
+    return fail((e as Error).message);
+  }
+
+  // The checkpoint must hold exactly the parameters the model config implies.
+  const expected = new Map(model.paramSpecs.map((s) => [s.name, s.shape]));
+  for (const [name, shape] of expected) {
+    const t = tensors.get(name);
+    if (!t) fail(`parameter "${name}" is missing from the checkpoint`);
+    else if (t.shape.join() !== shape.join()) fail(`parameter "${name}" has shape [${t.shape}], the model config needs [${shape}]`);
+  }
+
+  const params = hostToParams(tensors);
+  try {
+    const extra = [...params.keys()].filter((k) => !expected.has(k) && !k.startsWith('gamma.'));
+    if (extra.length) fail(`unexpected parameters for kind ${manifest.kind}: ${extra.slice(0, 5).join(', ')}`);
+    let schedule: NoiseSchedule;
+    try {
+      schedule = createSchedule(manifest.schedule, params);
+    } catch (e) {
+      return fail((e as Error).message);
+    }
+    return {
+      manifest,
+      model,
+      params,
+      schedule,
+      prediction,
+      location: src.location,
+      dispose: () => tf.dispose([...params.values()]),
+    };
+  } catch (e) {
+    tf.dispose([...params.values()]);
+    throw e;
+  }
+}

@@ -1,0 +1,8 @@
+// Process entry for the CLI: quiet tfjs's console banner, run, set the exit code.
+import * as tf from '@tensorflow/tfjs-core';
+import { main } from '../cli.ts';
+
+export async function run(argv: string[]): Promise<void> {
+  tf.enableProdMode(); // also silences tfjs's "running in Node.js" banner
+  process.exitCode = await main(argv);
+}
