@@ -164,8 +164,11 @@ export function applyUNet(
         case 'res': {
           const skip = s.takesSkip ? skips.pop()! : undefined;
           const input = h;
-          replace(tf.tidy(() => resBlock(params, s.name, skip ? tf.concat([input, skip], 3) : input, emb, c.groups, perSample)));
-          skip?.dispose();
+          try {
+            replace(tf.tidy(() => resBlock(params, s.name, skip ? tf.concat([input, skip], 3) : input, emb, c.groups, perSample)));
+          } finally {
+            skip?.dispose();
+          }
           break;
         }
         case 'attn': {
