@@ -2,6 +2,7 @@
 // exit 2; other failures exit 1; stack traces only with --verbose.
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import { CheckpointError } from '../shared/checkpoint/index.ts';
@@ -10,15 +11,24 @@ import { encodeByExtension } from './encode/index.ts';
 import { generate } from './generate.ts';
 import { loadModel, resolveSource } from './load.ts';
 import { inspectCheckpoint } from './inspect.ts';
+import { writeCheckpointFolder } from './node/checkpoint-folder.ts';
+import { PRESETS } from '../trainer/presets.ts';
+import { untrainedCheckpoint } from '../trainer/untrained.ts';
+
+/** The checkpoint shipped with the project, used when --model is not given. */
+export const DEFAULT_MODEL = fileURLToPath(new URL('../models/default', import.meta.url));
 
 /** A problem with what the user asked for: exit code 2. */
 export class UsageError extends Error {}
 
 const USAGE = `usage:
-  medsynth sample --model <dir|url> --out <file.png|file.nii|file.nii.gz>
+  medsynth sample [--model <dir|url>] --out <file.png|file.nii|file.nii.gz>
                   [--count N] [--steps N] [--sampler ddpm|ddim|dpm-solver++|vdm] [--eta E]
                   [--seed N] [--guidance W] [--label NAME|INDEX] [--backend ${BACKEND_NAMES.join('|')}]
   medsynth inspect <dir|url>
+  medsynth init --preset <name> --out <dir> [--seed N] [--quantization fp32|fp16|int8]
+                  writes an untrained checkpoint (presets: ${Object.keys(PRESETS).join(', ')})
+--model defaults to the embedded default model (models/default).
 options: --verbose (stack traces), --quiet (no progress), --help`;
 
 function int(name: string, v: string | undefined): number | undefined {
@@ -68,7 +78,7 @@ async function sample(args: string[], log: (s: string) => void): Promise<void> {
       verbose: { type: 'boolean' },
     },
   });
-  if (!values.model) throw new UsageError('--model <dir|url> is required');
+  const modelSource = values.model ?? DEFAULT_MODEL;
   if (!values.out) throw new UsageError('--out <file.png|file.nii.gz> is required');
   const backendName = values.backend === undefined ? undefined : parseBackendName(values.backend);
   const quiet = values.quiet ?? false;
@@ -87,7 +97,7 @@ async function sample(args: string[], log: (s: string) => void): Promise<void> {
   log(`backend: ${backend.name}${backend.skipped.length ? ` (skipped ${backend.skipped.join('; ')})` : ''}`);
 
   const loadBar = progressBar(quiet, 'download');
-  const model = await loadModel(values.model, {
+  const model = await loadModel(modelSource, {
     onProgress: (p) => {
       if (!loadBar) return;
       if (p.loaded === 0 || !loadBar.getTotal()) loadBar.start(p.total, p.loaded, { unit: 'bytes' });
@@ -132,6 +142,25 @@ async function sample(args: string[], log: (s: string) => void): Promise<void> {
   }
 }
 
+async function init(args: string[], log: (s: string) => void): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: { preset: { type: 'string' }, out: { type: 'string' }, seed: { type: 'string' }, quantization: { type: 'string' }, verbose: { type: 'boolean' } },
+  });
+  if (!values.preset) throw new UsageError(`--preset is required (one of ${Object.keys(PRESETS).join(', ')})`);
+  if (!Object.hasOwn(PRESETS, values.preset)) throw new UsageError(`--preset must be one of ${Object.keys(PRESETS).join(', ')}; got "${values.preset}"`);
+  if (!values.out) throw new UsageError('--out <dir> is required');
+  const quantization = values.quantization ?? 'int8';
+  if (quantization !== 'fp32' && quantization !== 'fp16' && quantization !== 'int8') {
+    throw new UsageError(`--quantization must be fp32, fp16 or int8; got "${quantization}"`);
+  }
+  const seed = int('seed', values.seed) ?? 0;
+  const { manifest, files } = await untrainedCheckpoint(values.preset, seed, quantization);
+  await writeCheckpointFolder(values.out, files);
+  const bytes = manifest.shards.reduce((n, sh) => n + sh.bytes, 0);
+  log(`wrote ${values.out}: untrained ${manifest.kind} "${manifest.name}", ${manifest.tensors.length} tensors, ${quantization}, ${bytes} bytes, seed ${seed}`);
+}
+
 async function inspect(args: string[], log: (s: string) => void): Promise<void> {
   const { positionals } = parseArgs({ args, options: { verbose: { type: 'boolean' } }, allowPositionals: true });
   if (positionals.length !== 1) throw new UsageError('inspect takes one checkpoint folder or URL');
@@ -149,7 +178,8 @@ export async function main(argv: string[], log = (s: string) => console.log(s), 
     }
     if (command === 'sample') await sample(rest, log);
     else if (command === 'inspect') await inspect(rest, log);
-    else throw new UsageError(`unknown command "${command}" (commands: sample, inspect; see --help)`);
+    else if (command === 'init') await init(rest, log);
+    else throw new UsageError(`unknown command "${command}" (commands: sample, inspect, init; see --help)`);
     return 0;
   } catch (e) {
     const error = e as Error;

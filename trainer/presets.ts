@@ -1,0 +1,83 @@
+// Named model presets: network, schedule, default sampler and data layout.
+// The training issue adds optimiser and data settings to these; today they
+// also make untrained checkpoints (`medsynth init`), the project's embedded
+// default until trained weights ship.
+import type { ExportMeta } from './export.ts';
+
+export interface Preset {
+  description: string;
+  kind: string;
+  model: Record<string, unknown>;
+  meta: ExportMeta;
+}
+
+const mri8bit = { kind: 'linear', low: 0, high: 255, unit: '' } as const;
+
+export const PRESETS: Record<string, Preset> = {
+  'brain-mri-2d-64': {
+    description: 'DDPM, UNet2D, 64x64 axial T1 MRI slices',
+    kind: 'ddpm-unet2d',
+    model: { baseChannels: 32, channelMult: [1, 2, 2], numResBlocks: 1, attentionLevels: [2] },
+    meta: {
+      name: 'brain-mri-2d-64',
+      modality: 'mri',
+      // Medical Diffusion's schedule (cosine, T = 300); sampled in 20 DPM-Solver++ steps.
+      schedule: { kind: 'cosine', T: 300 },
+      sampler: { name: 'dpm-solver++', steps: 20 },
+      data: { shape: [64, 64], channels: 1, spacing: [1, 1], intensity: mri8bit },
+    },
+  },
+  'head-ct-2d-64': {
+    description: 'DDPM, UNet2D, 64x64 axial head CT slices in a brain window',
+    kind: 'ddpm-unet2d',
+    model: { baseChannels: 32, channelMult: [1, 2, 2], numResBlocks: 1, attentionLevels: [2] },
+    meta: {
+      name: 'head-ct-2d-64',
+      modality: 'ct',
+      schedule: { kind: 'cosine', T: 300 },
+      sampler: { name: 'dpm-solver++', steps: 20 },
+      data: { shape: [64, 64], channels: 1, spacing: [1, 1], intensity: { kind: 'hu-window', level: 40, width: 400 } },
+    },
+  },
+  'brain-mri-3d-32': {
+    description: 'DDPM, UNet3D (3x3x1 convs, spatial + depth attention), 32^3 T1 MRI volumes',
+    kind: 'ddpm-unet3d',
+    model: { baseChannels: 16, channelMult: [1, 2, 2], numResBlocks: 1, depth: 32 },
+    meta: {
+      name: 'brain-mri-3d-32',
+      modality: 'mri',
+      schedule: { kind: 'cosine', T: 300 },
+      sampler: { name: 'dpm-solver++', steps: 20 },
+      data: { shape: [32, 32, 32], channels: 1, spacing: [2, 2, 2], intensity: mri8bit },
+    },
+  },
+  'cxr-vdm-64': {
+    description: 'VDM with a learned schedule, 64x64 chest X-rays',
+    kind: 'vdm',
+    model: { embeddingDim: 32, nLayers: 4 },
+    meta: {
+      name: 'cxr-vdm-64',
+      modality: 'xray',
+      schedule: { kind: 'vdm-learned' },
+      sampler: { name: 'vdm', steps: 100 },
+      data: { shape: [64, 64], channels: 1, spacing: [1, 1], intensity: mri8bit },
+    },
+  },
+  'cxr-vdm-256': {
+    description: "VDM with a learned schedule, 256x256 chest X-rays (Medical VDM's setting)",
+    kind: 'vdm',
+    model: { embeddingDim: 64, nLayers: 8 },
+    meta: {
+      name: 'cxr-vdm-256',
+      modality: 'xray',
+      schedule: { kind: 'vdm-learned' },
+      sampler: { name: 'vdm', steps: 250 },
+      data: { shape: [256, 256], channels: 1, spacing: [1, 1], intensity: mri8bit },
+    },
+  },
+};
+
+export function getPreset(name: string): Preset {
+  if (!Object.hasOwn(PRESETS, name)) throw new Error(`unknown preset "${name}"; presets: ${Object.keys(PRESETS).join(', ')}`);
+  return PRESETS[name];
+}
