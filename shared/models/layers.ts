@@ -9,10 +9,51 @@ import * as tf from '@tensorflow/tfjs-core';
 import { param, ParamList } from './params.ts';
 import type { Params } from './types.ts';
 
+/** 'same' padding as TensorFlow computes it: [before, after] along one axis. */
+function samePadding(size: number, k: number, stride: number): [number, number] {
+  const total = Math.max((Math.ceil(size / stride) - 1) * stride + k - size, 0);
+  return [Math.floor(total / 2), total - Math.floor(total / 2)];
+}
+
+/**
+ * dL/dW of a 'same' conv2d from forward convolutions only (wasm has no
+ * Conv2DBackpropFilter kernel, DESIGN §5): dW[a, b, ci, co] =
+ * sum_{n,i,j} xpad[n, i s + a, j s + b, ci] dy[n, i, j, co], which is a conv2d
+ * of xpad with channels and batch swapped, by dy as a filter dilated by s.
+ */
+function conv2dFilterGrad(x: tf.Tensor4D, dy: tf.Tensor4D, k: number, stride: number): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [, h, w] = x.shape;
+    const xpad = tf.pad(x, [[0, 0], samePadding(h, k, stride), samePadding(w, k, stride), [0, 0]]);
+    const input = tf.transpose(xpad, [3, 1, 2, 0]); // [Cin, Hp, Wp, N]
+    const filter = tf.transpose(dy, [1, 2, 0, 3]); // [Ho, Wo, N, Cout]
+    const out = tf.conv2d(input, filter, 1, 'valid', 'NHWC', stride); // [Cin, >= k, >= k, Cout]
+    return tf.transpose(tf.slice(out, [0, 0, 0, 0], [-1, k, k, -1]), [1, 2, 0, 3]); // [k, k, Cin, Cout]
+  });
+}
+
+/** tf.conv2d ('same') with gradients every backend can run. */
+function conv2dSame(x: tf.Tensor4D, w: tf.Tensor4D, stride: number): tf.Tensor4D {
+  const op = tf.customGrad((xx, ww, save) => {
+    (save as tf.GradSaveFunc)([xx as tf.Tensor, ww as tf.Tensor]);
+    return {
+      value: tf.conv2d(xx as tf.Tensor4D, ww as tf.Tensor4D, stride, 'same'),
+      gradFunc: (dy, saved) => {
+        const [xs, ws] = saved as [tf.Tensor4D, tf.Tensor4D];
+        return [
+          tf.conv2dTranspose(dy as tf.Tensor4D, ws, xs.shape, stride, 'same'), // Conv2DBackpropInput
+          conv2dFilterGrad(xs, dy as tf.Tensor4D, ws.shape[0], stride),
+        ];
+      },
+    };
+  });
+  return op(x, w) as tf.Tensor4D;
+}
+
 /** k x k 'same' convolution over [N, H, W, Cin] -> [N, H/stride, W/stride, Cout]. */
 export function conv2d(params: Params, name: string, x: tf.Tensor4D, stride: 1 | 2 = 1): tf.Tensor4D {
   const w = param(params, `${name}.w`) as tf.Tensor4D;
-  return tf.add(tf.conv2d(x, w, stride, 'same'), param(params, `${name}.b`));
+  return tf.add(conv2dSame(x, w, stride), param(params, `${name}.b`));
 }
 
 /** x [N, Cin] -> [N, Cout]. */
@@ -49,11 +90,27 @@ export function timeEmbedding(t: tf.Tensor1D, dim: number): tf.Tensor2D {
   return tf.concat([tf.sin(args), tf.cos(args)], 1) as tf.Tensor2D;
 }
 
-/** Nearest-neighbour 2x upsampling by reshape and tile (no resize op: its gradient is wrong on wasm). */
+/**
+ * Nearest-neighbour 2x upsampling by reshape and tile (no resize op: its
+ * gradient is wrong on wasm). tfjs has no rank-6 tile gradient, so the
+ * gradient is given: each input pixel receives the sum over its 2x2 block.
+ */
 export function upsample2x(x: tf.Tensor4D): tf.Tensor4D {
   const [n, h, w, c] = x.shape;
-  const tiled = tf.tile(tf.reshape(x, [n, h, 1, w, 1, c]), [1, 1, 2, 1, 2, 1]); // [N, H, 2, W, 2, C]
-  return tf.reshape(tiled, [n, 2 * h, 2 * w, c]);
+  const op = tf.customGrad((xx) => ({
+    value: tf.reshape(tf.tile(tf.reshape(xx as tf.Tensor, [n, h, 1, w, 1, c]), [1, 1, 2, 1, 2, 1]), [n, 2 * h, 2 * w, c]), // [N, H, 2, W, 2, C] -> [N, 2H, 2W, C]
+    gradFunc: (dy) => tf.sum(tf.reshape(dy, [n, h, 2, w, 2, c]), [2, 4]),
+  }));
+  return op(x) as tf.Tensor4D;
+}
+
+/**
+ * rows[index[i]] for each i, as a one-hot matMul: differentiable on every
+ * backend (gather's gradient needs UnsortedSegmentSum, missing on wasm).
+ * table [K, E], index [B] int32 -> [B, E].
+ */
+export function lookup(table: tf.Tensor2D, index: tf.Tensor1D): tf.Tensor2D {
+  return tf.matMul(tf.oneHot(tf.cast(index, 'int32'), table.shape[0]), table);
 }
 
 // ---------------------------------------------------------------------------
@@ -88,7 +145,7 @@ export function conditioning(
   }
   const labels = label ?? (tf.fill([t.shape[0]], numClasses, 'int32') as tf.Tensor1D);
   if (labels.shape[0] !== t.shape[0]) throw new Error(`cond.label: expected ${t.shape[0]} labels, got ${labels.shape[0]}`);
-  return tf.add(emb, tf.gather(param(params, `${name}.class`), tf.cast(labels, 'int32')));
+  return tf.add(emb, lookup(param(params, `${name}.class`) as tf.Tensor2D, labels));
 }
 
 // ---------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { parseConfig } from '../config.ts';
 import { PREDICTIONS } from '../samplers/prediction.ts';
-import { attentionResidual, conditioning, declareAttention, declareConditioning, groupNorm } from './layers.ts';
+import { attentionResidual, conditioning, declareAttention, declareConditioning, groupNorm, lookup } from './layers.ts';
 import { initParams, param, ParamList } from './params.ts';
 import type { Model, Params } from './types.ts';
 import { applyUNet, declareUNet, embedDim, UNetFields, checkUNet } from './unet.ts';
@@ -42,7 +42,8 @@ function declareFactorisedAttention(depth: number, heads: number) {
 /** The relative-position bias [heads, D, D]: entry (i, j) = table[:, j - i + D - 1]. */
 function relativeBias(table: tf.Tensor, depth: number): tf.Tensor3D {
   const index = Int32Array.from({ length: depth * depth }, (_, k) => (k % depth) - Math.floor(k / depth) + depth - 1);
-  return tf.reshape(tf.gather(table, tf.tensor1d(index, 'int32'), 1), [-1, depth, depth]);
+  const rows = lookup(tf.transpose(table) as tf.Tensor2D, tf.tensor1d(index, 'int32')); // [D*D, heads]
+  return tf.reshape(tf.transpose(rows), [-1, depth, depth]);
 }
 
 /** h [B*D, H, W, C] -> spatial then depth attention, same shape. */
