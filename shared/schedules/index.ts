@@ -51,4 +51,4 @@ export function createSchedule(raw: unknown, params?: Params): NoiseSchedule {
 
 export * from './types.ts';
 export type { DiscreteSchedule } from './discrete.ts';
-export { initLearnedGamma, learnedGammaTensor, GAMMA_PREFIX } from './vdm-learned.ts';
+export { initLearnedGamma, learnedGammaPrimeTensor, learnedGammaTensor, GAMMA_PREFIX } from './vdm-learned.ts';

@@ -46,6 +46,24 @@ export function learnedGammaTensor(params: Params, t: tf.Tensor1D): tf.Tensor1D 
 }
 
 /**
+ * d gamma / dt as a differentiable tensor op (the continuous-time diffusion
+ * loss weight, DESIGN §3.2), in closed form: with s_j = sigmoid(u w2_j + b2_j),
+ * u = 2 (t - 0.5), gamma'(t) = |w1| + (1/F) sum_j |w3_j| 2 s_j (1 - s_j) 2 |w2_j|.
+ * t: [B] -> [B].
+ */
+export function learnedGammaPrimeTensor(params: Params, t: tf.Tensor1D): tf.Tensor1D {
+  return tf.tidy(() => {
+    const features = param(params, 'l2.b').size;
+    const w2 = tf.abs(param(params, 'l2.w')); // [1, F]
+    const u = tf.mul(tf.sub(tf.reshape(t, [-1, 1]), 0.5), 2); // [B, 1]
+    const s = tf.sigmoid(tf.add(tf.matMul(u, w2), param(params, 'l2.b'))); // [B, F]
+    const ds = tf.mul(tf.mul(s, tf.sub(1, s)), tf.mul(w2, 4)); // d(2 (s - 0.5)) / dt, [B, F]
+    const slope = tf.div(tf.matMul(ds, tf.abs(param(params, 'l3.w'))), features); // [B, 1]
+    return tf.reshape(tf.add(slope, tf.abs(param(params, 'l1.w'))), [-1]) as tf.Tensor1D;
+  });
+}
+
+/**
  * The sampling-time schedule: weights are read once and gamma(t) is evaluated
  * in float64 JavaScript, so sampling does no tensor work for the schedule.
  */
