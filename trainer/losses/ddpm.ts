@@ -1,0 +1,45 @@
+// The DDPM training loss (Ho et al. 2020, Algorithm 1; DESIGN §3.1): pick
+// t ~ U{1..T}, form x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps, and regress
+// the network's prediction (eps, x0 or v) on its target with L1 (Medical
+// Diffusion's default) or L2. Labels dropped to the null label with
+// probability p_uncond train the unconditional branch of classifier-free
+// guidance (Ho and Salimans 2022).
+import * as tf from '@tensorflow/tfjs-core';
+import type { Model, Params } from '../../shared/models/types.ts';
+import type { Prediction } from '../../shared/samplers/index.ts';
+import type { DiscreteSchedule } from '../../shared/schedules/index.ts';
+
+/** The randomness of one loss evaluation, drawn by the caller (seeded). */
+export interface DdpmNoise {
+  /** [B] step indices in 1..T. */
+  t: Int32Array;
+  /** N(0, I) of x0's shape. */
+  eps: tf.Tensor;
+}
+
+export interface DdpmLossOptions {
+  loss: 'l1' | 'l2';
+  prediction: Prediction;
+  /** [B] labels after dropout (the null label where dropped). */
+  label?: tf.Tensor1D;
+}
+
+/** Mean L1 or L2 error over every element. x0 [B, ...] in [-1, 1]. */
+export function ddpmLoss(model: Model<unknown>, params: Params, schedule: DiscreteSchedule, x0: tf.Tensor, noise: DdpmNoise, opts: DdpmLossOptions): tf.Scalar {
+  const b = x0.shape[0];
+  if (noise.t.length !== b) throw new Error(`ddpm loss: ${noise.t.length} steps for a batch of ${b}`);
+  const { T, alphasCumprod } = schedule;
+  for (const i of noise.t) if (!(i >= 1 && i <= T)) throw new Error(`ddpm loss: step ${i} outside 1..${T}`);
+  return tf.tidy(() => {
+    const perExample = (v: ArrayLike<number>) => tf.tensor(Float32Array.from(v), [b, ...new Array(x0.rank - 1).fill(1)]);
+    const alpha = perExample(Array.from(noise.t, (i) => Math.sqrt(alphasCumprod[i])));
+    const sigma = perExample(Array.from(noise.t, (i) => Math.sqrt(1 - alphasCumprod[i])));
+    const xt = tf.add(tf.mul(alpha, x0), tf.mul(sigma, noise.eps));
+    const t = tf.tensor1d(Array.from(noise.t, (i) => i / T));
+    const out = model.apply(params, xt, t, opts.label ? { label: opts.label } : undefined);
+    const target =
+      opts.prediction === 'eps' ? noise.eps : opts.prediction === 'x0' ? x0 : tf.sub(tf.mul(alpha, noise.eps), tf.mul(sigma, x0)); // v = alpha eps - sigma x0
+    const err = tf.sub(out, target);
+    return tf.mean(opts.loss === 'l1' ? tf.abs(err) : tf.square(err)) as tf.Scalar;
+  });
+}
