@@ -23,5 +23,9 @@ export async function exportCheckpoint(
   const missing = model.paramSpecs.filter((s) => !params.has(s.name)).map((s) => s.name);
   if (missing.length) throw new Error(`export: ${model.kind} parameters missing: ${missing.slice(0, 5).join(', ')}`);
   const config = model.config as Record<string, unknown>;
+  const classes = typeof config.numClasses === 'number' ? config.numClasses : 0;
+  if ((meta.labels?.length ?? 0) !== classes) {
+    throw new Error(`export: the model has ${classes} classes but labels lists ${meta.labels?.length ?? 0} names`);
+  }
   return encodeCheckpoint(paramsToHost(params), { ...meta, kind: model.kind, model: config }, { quantization, shardBytes });
 }

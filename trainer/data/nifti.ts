@@ -11,7 +11,7 @@
 import { readFile } from 'node:fs/promises';
 import { gunzipSync } from 'fflate';
 import * as nifti from 'nifti-reader-js';
-import { checkVolume, errorText, ReadError, type Volume } from './types.ts';
+import { checkVolume, errorText, plainBytes, ReadError, type Volume } from './types.ts';
 
 type Reader = (bytes: Uint8Array, n: number) => ArrayLike<number>;
 
@@ -51,6 +51,7 @@ export async function readNifti(path: string): Promise<Volume> {
 
 /** Decodes NIfTI bytes (gzipped or not); `source` names the file in errors and on the Volume. */
 export function decodeNifti(bytes: Uint8Array, source: string): Volume {
+  bytes = plainBytes(bytes);
   if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
     try {
       bytes = gunzipSync(bytes);

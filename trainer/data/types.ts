@@ -59,3 +59,12 @@ export function checkVolume(v: Volume): Volume {
   if (!v.spacing.every((s) => Number.isFinite(s) && s > 0)) throw new ReadError(v.source, `invalid spacing [${v.spacing.join(', ')}]`);
   return v;
 }
+
+/**
+ * `bytes` as a plain Uint8Array over the same memory. Node's Buffer overrides
+ * slice() to return a view, which would let "copies" alias the file buffer
+ * (and a pooled one at that); on a plain Uint8Array slice() copies.
+ */
+export function plainBytes(bytes: Uint8Array): Uint8Array {
+  return Object.getPrototypeOf(bytes) === Uint8Array.prototype ? bytes : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}

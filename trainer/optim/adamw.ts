@@ -23,10 +23,11 @@ export class AdamW {
   constructor(readonly config: AdamWConfig) {}
 
   /**
-   * One update of `params` in place with learning rate `lr`. Consumes nothing:
-   * the caller still owns `grads`. Returns the gradient norm before clipping.
+   * One update with learning rate `lr`: each entry of `params` is replaced by
+   * its updated tensor (the old one is disposed). The caller still owns
+   * `grads`. Returns the gradient norm before clipping.
    */
-  update(params: Map<string, tf.Variable>, grads: Map<string, tf.Tensor>, lr: number): number {
+  update(params: Map<string, tf.Tensor>, grads: Map<string, tf.Tensor>, lr: number): number {
     const { beta1, beta2, eps, weightDecay, clipNorm } = this.config;
     const norm = Math.sqrt(
       tf.tidy(() => tf.addN([...grads.values()].map((g) => tf.sum(tf.square(g)))).dataSync()[0]),
@@ -48,11 +49,13 @@ export class AdamW {
       tf.dispose([this.m.get(name), this.v.get(name)]);
       this.m.set(name, m);
       this.v.set(name, v);
-      tf.tidy(() => {
+      const next = tf.tidy(() => {
         const adam = tf.div(tf.div(m, c1), tf.add(tf.sqrt(tf.div(v, c2)), eps));
         const decay = p.rank >= 2 && weightDecay > 0 ? tf.mul(p, weightDecay) : undefined;
-        p.assign(tf.sub(p, tf.mul(decay ? tf.add(adam, decay) : adam, lr)));
+        return tf.sub(p, tf.mul(decay ? tf.add(adam, decay) : adam, lr));
       });
+      p.dispose();
+      params.set(name, next);
     }
     return norm;
   }

@@ -1,0 +1,122 @@
+// The trainer: a tiny model overfits a fixed batch, a resumed run equals an
+// uninterrupted one exactly, steps free their tensors, and exported EMA
+// weights sample exactly like the training-time model.
+import * as tf from '@tensorflow/tfjs-core';
+import { describe, expect, it } from 'vitest';
+import { memorySource } from '../../shared/checkpoint/index.ts';
+import { loadModel } from '../../sampler/load.ts';
+import { generate } from '../../sampler/generate.ts';
+import { exportCheckpoint } from '../../trainer/export.ts';
+import { Trainer, type Dataset, type TrainSpec } from '../../trainer/trainer.ts';
+import { useBackend } from '../backends.ts';
+
+const H = 8;
+const IMAGES = Array.from({ length: 4 }, (_, k) =>
+  Float32Array.from({ length: H * H }, (_, i) => Math.sin((i % H) * (k + 1) * 0.7) * Math.cos(Math.floor(i / H) * 0.5 * (k + 1))),
+);
+const DATA: Dataset = { shape: [H, H, 1], size: IMAGES.length, get: (i) => ({ x: IMAGES[i], label: i % 2 }) };
+
+const meta = (schedule: object, sampler: object) => ({
+  name: 'tiny',
+  modality: 'mri' as const,
+  schedule,
+  sampler,
+  data: { shape: [H, H], channels: 1, spacing: [1, 1], intensity: { kind: 'linear' as const, low: 0, high: 255, unit: '' } },
+});
+const DDPM: TrainSpec = {
+  kind: 'ddpm-unet2d',
+  model: { baseChannels: 8, channelMult: [1, 2], groups: 4, heads: 2, numClasses: 2 },
+  meta: { ...meta({ kind: 'cosine', T: 100 }, { name: 'ddim', steps: 4 }), labels: ['even', 'odd'] },
+};
+const VDM: TrainSpec = {
+  kind: 'vdm',
+  model: { embeddingDim: 8, nLayers: 1, groups: 4 },
+  meta: meta({ kind: 'vdm-learned', features: 16 }, { name: 'vdm', steps: 4 }),
+};
+
+describe('trainer', () => {
+  it('DDPM: a tiny UNet2D overfits one batch (held-out-noise loss falls at least 3x in 60 steps)', async () => {
+    await useBackend('wasm');
+    const tr = Trainer.create(DDPM, { batchSize: 4, lr: 3e-3, warmup: 0, steps: 60, loss: 'l2', emaDecay: 0.8, validationBatches: 1 });
+    const before = tr.evaluate(DATA).loss;
+    for (let s = 0; s < 60; s++) tr.trainStep(DATA);
+    const after = tr.evaluate(DATA).loss;
+    // Measured: 1.09 -> 0.18 (6x) on wasm; 3x leaves room for float differences.
+    expect(after).toBeLessThan(before / 3);
+    tr.dispose();
+  });
+
+  it('VDM: bits per dimension on the training batch fall at least 15% in 100 steps, with all three terms reported', async () => {
+    await useBackend('wasm');
+    const tr = Trainer.create(VDM, { batchSize: 4, lr: 3e-3, warmup: 0, steps: 100, emaDecay: 0.8, validationBatches: 1 });
+    const before = tr.evaluate(DATA).bpd!;
+    let last;
+    for (let s = 0; s < 100; s++) last = tr.trainStep(DATA);
+    expect(Object.values(last!.terms!).every((v) => Number.isFinite(v) && v >= 0)).toBe(true);
+    // Measured: 15.3 -> 11.4 bits/dim (-25%).
+    expect(tr.evaluate(DATA).bpd!).toBeLessThan(before * 0.85);
+    tr.dispose();
+  });
+
+  it.each(['cpu', 'wasm'] as const)('resume on %s: 2 + save/load + 2 steps equals 4 steps, bit for bit', async (backend) => {
+    await useBackend(backend);
+    for (const spec of [DDPM, VDM]) {
+      const config = { batchSize: 2, accumulate: 2, lr: 1e-3, warmup: 2, steps: 4, pUncond: 0.5, seed: 5 };
+      const straight = Trainer.create(spec, config);
+      for (let s = 0; s < 4; s++) straight.trainStep(DATA);
+
+      const first = Trainer.create(spec, config);
+      first.trainStep(DATA);
+      first.trainStep(DATA);
+      const files = await first.save();
+      first.dispose();
+      const resumed = await Trainer.load(memorySource(files, 'run/checkpoint'));
+      expect(resumed.step).toBe(2);
+      resumed.trainStep(DATA);
+      resumed.trainStep(DATA);
+
+      for (const [name, p] of straight.params) {
+        expect(Array.from(resumed.params.get(name)!.dataSync()), `${spec.kind} ${name}`).toEqual(Array.from(p.dataSync()));
+      }
+      for (const [name, p] of straight.exportParams()) {
+        expect(Array.from(resumed.exportParams().get(name)!.dataSync()), `${spec.kind} ema ${name}`).toEqual(Array.from(p.dataSync()));
+      }
+      straight.dispose();
+      resumed.dispose();
+    }
+  });
+
+  it('a training step frees every intermediate; dispose frees the state', async () => {
+    await useBackend('cpu');
+    const start = tf.memory().numTensors;
+    const tr = Trainer.create(VDM, { batchSize: 2, accumulate: 2 });
+    tr.trainStep(DATA); // creates the AdamW moments and the EMA
+    const steady = tf.memory().numTensors;
+    tr.trainStep(DATA);
+    tr.evaluate(DATA, 1);
+    expect(tf.memory().numTensors).toBe(steady);
+    tr.dispose();
+    expect(tf.memory().numTensors).toBe(start);
+  });
+
+  it('a non-training checkpoint is refused by name', async () => {
+    const tr = Trainer.create(DDPM, {});
+    const { files } = await exportCheckpoint(tr.model, tr.params, DDPM.meta, 'fp32');
+    tr.dispose();
+    await expect(Trainer.load(memorySource(files, 'models/x'))).rejects.toThrow(/models\/x\/manifest.json: not a training checkpoint/);
+  });
+
+  it('export -> load -> sample gives exactly the training-time model (fp32)', async () => {
+    await useBackend('cpu');
+    const tr = Trainer.create(DDPM, { batchSize: 4, lr: 3e-3, warmup: 0, emaDecay: 0.5 });
+    for (let s = 0; s < 3; s++) tr.trainStep(DATA);
+    const { files } = await exportCheckpoint(tr.model, tr.exportParams(), DDPM.meta, 'fp32');
+    const loaded = await loadModel(memorySource(files));
+    const fromCheckpoint = await generate(loaded, { count: 2, seed: 3, label: 1 });
+    // The same weights in memory, without the checkpoint round trip.
+    const inMemory = await generate({ ...loaded, params: tr.exportParams() }, { count: 2, seed: 3, label: 1 });
+    expect(Array.from(fromCheckpoint.images[1].data)).toEqual(Array.from(inMemory.images[1].data));
+    loaded.dispose();
+    tr.dispose();
+  });
+});

@@ -1,0 +1,302 @@
+// The training state and one optimiser step, for DDPM (2D and 3D) and VDM.
+//
+// Everything random comes from counter-based RNG streams under one seed
+// (data order, noise, times, label dropout, validation noise), and the whole
+// state (parameters, AdamW moments, EMA, RNG counters, step) is saved, so a
+// resumed run continues exactly as an uninterrupted one would.
+import '@tensorflow/tfjs'; // registers the gradients of tfjs's ops (tfjs-core alone has none, DESIGN §5)
+import * as tf from '@tensorflow/tfjs-core';
+import { CheckpointError, encodeCheckpoint, loadCheckpoint, type CheckpointSource, type Manifest } from '../shared/checkpoint/index.ts';
+import { hostToParams, paramsToHost } from '../shared/models/host.ts';
+import { createModel } from '../shared/models/index.ts';
+import type { Model, Params } from '../shared/models/types.ts';
+import { Rng } from '../shared/rng.ts';
+import type { Prediction } from '../shared/samplers/index.ts';
+import { createSchedule, initLearnedGamma, parseScheduleConfig, type DiscreteSchedule, type ScheduleConfig } from '../shared/schedules/index.ts';
+import { parseTrainConfig, type TrainConfig } from './config.ts';
+import type { ExportMeta } from './export.ts';
+import { ddpmLoss } from './losses/ddpm.ts';
+import { antitheticTimes, bitsPerDim, gammaFn, vdmTerms } from './losses/vdm.ts';
+import { AdamW, learningRate } from './optim/adamw.ts';
+import { Ema } from './optim/ema.ts';
+
+/** One training example in model space: values in [-1, 1], row-major over the dataset's shape. */
+export interface Example {
+  x: Float32Array;
+  label?: number;
+}
+
+export interface Dataset {
+  /** Per-example shape, e.g. [H, W, C] or [D, H, W, C]. */
+  readonly shape: number[];
+  readonly size: number;
+  get(index: number): Example;
+}
+
+export interface StepMetrics {
+  step: number;
+  /** DDPM: mean L1/L2 error; VDM: bits per dimension. */
+  loss: number;
+  gradNorm: number;
+  lr: number;
+  /** VDM: the three terms in bits per dimension. */
+  terms?: { recon: number; latent: number; diffusion: number };
+}
+
+/** What a training run is: the network, its schedule and the data description for export. */
+export interface TrainSpec {
+  kind: string;
+  model: Record<string, unknown>;
+  meta: ExportMeta;
+}
+
+const STREAM = { data: 1, noise: 2, validation: 3 } as const;
+const PREFIX = { param: 'param/', ema: 'ema/', m: 'adam.m/', v: 'adam.v/' } as const;
+const STATE_FORMAT = 'medsynth-train-state';
+
+interface SavedState {
+  format: typeof STATE_FORMAT;
+  spec: TrainSpec;
+  config: TrainConfig;
+  step: number;
+  optStep: number;
+  emaUpdates: number;
+  rng: { data: number; noise: number };
+}
+
+export class Trainer {
+  readonly model: Model<unknown>;
+  readonly schedule: ScheduleConfig;
+  readonly isVdm: boolean;
+  readonly prediction: Prediction;
+  /** The DDPM schedule's tables (undefined for VDM). */
+  private readonly discrete?: DiscreteSchedule;
+  params: Params;
+  readonly opt: AdamW;
+  readonly ema: Ema;
+  step = 0;
+  private dataRng: Rng;
+  private noiseRng: Rng;
+
+  private constructor(
+    readonly spec: TrainSpec,
+    readonly config: TrainConfig,
+    params: Params | undefined,
+  ) {
+    this.model = createModel(spec.kind, spec.model);
+    this.schedule = parseScheduleConfig(spec.meta.schedule);
+    this.isVdm = this.schedule.kind === 'vdm-fixed-linear' || this.schedule.kind === 'vdm-learned';
+    if (this.isVdm !== (spec.kind === 'vdm')) throw new Error(`schedule.kind ${this.schedule.kind} does not suit a ${spec.kind} model`);
+    this.prediction = ((spec.model as { prediction?: Prediction }).prediction ?? 'eps') as Prediction;
+    if (!this.isVdm) this.discrete = createSchedule(this.schedule) as DiscreteSchedule;
+    // One canonical (sorted) order, so reductions over parameters (the gradient
+    // norm) add in the same order in a fresh and in a resumed run.
+    this.params = new Map([...(params ?? this.initParams())].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    this.opt = new AdamW({ beta1: config.beta1, beta2: config.beta2, eps: config.adamEps, weightDecay: config.weightDecay, clipNorm: config.clipNorm });
+    this.ema = new Ema(config.emaDecay);
+    this.dataRng = new Rng(config.seed, STREAM.data);
+    this.noiseRng = new Rng(config.seed, STREAM.noise);
+  }
+
+  static create(spec: TrainSpec, config: unknown = {}): Trainer {
+    return new Trainer(spec, parseTrainConfig(config), undefined);
+  }
+
+  private initParams(): Params {
+    const params = this.model.init(this.config.seed);
+    if (this.schedule.kind === 'vdm-learned') {
+      const { gammaMin, gammaMax, features } = this.schedule;
+      for (const [k, v] of initLearnedGamma(this.config.seed, gammaMin, gammaMax, features)) params.set(k, v);
+    }
+    return params;
+  }
+
+  private get numClasses(): number {
+    return (this.model.config as { numClasses?: number }).numClasses ?? 0;
+  }
+
+  /** Stacks examples into x [B, ...shape] and labels [B] (undefined for unconditional models). */
+  private batch(data: Dataset, indices: number[], dropLabels: boolean): { x: tf.Tensor; label?: tf.Tensor1D } {
+    const per = data.shape.reduce((a, b) => a * b, 1);
+    const xs = new Float32Array(indices.length * per);
+    const labels: number[] = [];
+    indices.forEach((i, j) => {
+      const e = data.get(i);
+      if (e.x.length !== per) throw new Error(`dataset example ${i} has ${e.x.length} values, expected ${per} for shape [${data.shape}]`);
+      xs.set(e.x, j * per);
+      if (this.numClasses > 0) {
+        if (e.label === undefined || e.label < 0 || e.label >= this.numClasses) {
+          throw new Error(`dataset example ${i}: label ${e.label} is not in 0..${this.numClasses - 1}`);
+        }
+        const drop = dropLabels && this.noiseRng.uniform(1)[0] < this.config.pUncond;
+        labels.push(drop ? this.numClasses : e.label);
+      }
+    });
+    const x = tf.tensor(xs, [indices.length, ...data.shape]);
+    return { x, label: labels.length ? tf.tensor1d(labels, 'int32') : undefined };
+  }
+
+  /** The loss of one batch (a scalar to minimise) and, for VDM, its terms in bits/dim. */
+  private lossOf(params: Params, x: tf.Tensor, label: tf.Tensor1D | undefined, rng: Rng): { loss: tf.Scalar; terms?: tf.Tensor1D } {
+    const b = x.shape[0];
+    const eps = () => tf.tensor(rng.normal(x.size), x.shape);
+    const schedule = this.discrete;
+    if (schedule) {
+      const t = Int32Array.from({ length: b }, () => 1 + rng.int(schedule.T));
+      const noise = { t, eps: eps() };
+      try {
+        return { loss: ddpmLoss(this.model, params, schedule, x, noise, { loss: this.config.loss, prediction: this.prediction, label }) };
+      } finally {
+        noise.eps.dispose();
+      }
+    }
+    const noise = { t: antitheticTimes(rng.uniform(1)[0], b), eps0: eps(), eps: eps() };
+    try {
+      return tf.tidy(() => {
+        const dims = x.size / b;
+        const terms = vdmTerms(this.model, params, gammaFn(this.schedule, params), x, noise, { steps: this.config.vdmSteps, vocabSize: this.config.vocabSize, label });
+        // Mean over the batch, in bits per dimension: [recon, latent, diffusion].
+        const perTerm = tf.div(tf.stack([terms.recon, terms.latent, terms.diffusion].map((t) => tf.mean(t))), dims * Math.LN2) as tf.Tensor1D;
+        return { loss: tf.sum(perTerm) as tf.Scalar, terms: perTerm };
+      });
+    } finally {
+      tf.dispose([noise.eps0, noise.eps]);
+    }
+  }
+
+  /** One optimiser step over batchSize * accumulate examples drawn from `data`. */
+  trainStep(data: Dataset): StepMetrics {
+    if (data.size === 0) throw new Error('the training set is empty');
+    const c = this.config;
+    const names = [...this.params.keys()];
+    const sums = new Map<string, tf.Tensor>();
+    let lossSum = 0;
+    const termSums = [0, 0, 0];
+    for (let a = 0; a < c.accumulate; a++) {
+      const indices = Array.from({ length: c.batchSize }, () => this.dataRng.int(data.size));
+      const { x, label } = this.batch(data, indices, true);
+      try {
+        let terms: tf.Tensor1D | undefined;
+        const { value, grads } = tf.valueAndGrads((...ps: tf.Tensor[]) => {
+          const out = this.lossOf(new Map(names.map((n, i) => [n, ps[i]])), x, label, this.noiseRng);
+          terms = out.terms ? tf.keep(out.terms) : undefined;
+          return out.loss;
+        })(names.map((n) => this.params.get(n)!));
+        lossSum += value.dataSync()[0];
+        if (terms) terms.dataSync().forEach((v, i) => (termSums[i] += v));
+        names.forEach((n, i) => {
+          const prev = sums.get(n);
+          sums.set(n, prev ? tf.add(prev, grads[i]) : grads[i]);
+          if (prev) tf.dispose([prev, grads[i]]);
+        });
+        tf.dispose([value, terms]);
+      } finally {
+        tf.dispose([x, label]);
+      }
+    }
+    if (c.accumulate > 1) for (const [n, g] of sums) sums.set(n, tf.tidy(() => tf.div(g, c.accumulate)) as tf.Tensor), g.dispose();
+    const lr = learningRate(this.step, c.lr, c.warmup, c.steps, c.minLrFraction);
+    let gradNorm: number;
+    try {
+      gradNorm = this.opt.update(this.params, sums, lr);
+    } finally {
+      tf.dispose([...sums.values()]);
+    }
+    this.ema.update(this.params);
+    this.step++;
+    const loss = lossSum / c.accumulate;
+    if (!Number.isFinite(loss)) throw new Error(`loss became ${loss} at step ${this.step}: lower the learning rate`);
+    const metrics: StepMetrics = { step: this.step, loss, gradNorm, lr };
+    if (this.isVdm) {
+      const [recon, latent, diffusion] = termSums.map((v) => v / c.accumulate);
+      metrics.terms = { recon, latent, diffusion };
+    }
+    return metrics;
+  }
+
+  /**
+   * Held-out loss with the EMA weights on the first `batches` batches of
+   * `data`, with the same noise every call (so values are comparable across
+   * steps). VDM also reports bits/dim.
+   */
+  evaluate(data: Dataset, batches = this.config.validationBatches): { loss: number; bpd?: number } {
+    const rng = new Rng(this.config.seed, STREAM.validation);
+    const weights = this.ema.shadow.size ? this.ema.shadow : this.params;
+    let total = 0;
+    let n = 0;
+    for (let b = 0; b < batches && b * this.config.batchSize < data.size; b++) {
+      const indices = Array.from({ length: Math.min(this.config.batchSize, data.size - b * this.config.batchSize) }, (_, j) => b * this.config.batchSize + j);
+      const { x, label } = this.batch(data, indices, false);
+      try {
+        const { loss, terms } = this.lossOf(weights, x, label, rng);
+        total += loss.dataSync()[0] * indices.length;
+        n += indices.length;
+        tf.dispose([loss, terms]);
+      } finally {
+        tf.dispose([x, label]);
+      }
+    }
+    if (n === 0) throw new Error('the validation set is empty');
+    const loss = total / n;
+    return this.isVdm ? { loss, bpd: loss } : { loss };
+  }
+
+  /** The EMA weights (or the raw ones before any step), as the parameters to export. */
+  exportParams(): Params {
+    return this.ema.shadow.size ? this.ema.shadow : this.params;
+  }
+
+  /** The whole training state as checkpoint files (fp32, exact). */
+  async save(): Promise<Map<string, Uint8Array>> {
+    const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
+    const put = (prefix: string, m: Map<string, tf.Tensor>) => {
+      for (const [k, v] of paramsToHost(m)) tensors.set(prefix + k, v);
+    };
+    put(PREFIX.param, this.params);
+    put(PREFIX.ema, this.ema.shadow);
+    put(PREFIX.m, this.opt.m);
+    put(PREFIX.v, this.opt.v);
+    const state: SavedState = {
+      format: STATE_FORMAT,
+      spec: this.spec,
+      config: this.config,
+      step: this.step,
+      optStep: this.opt.step,
+      emaUpdates: this.ema.updates,
+      rng: { data: this.dataRng.state.counter, noise: this.noiseRng.state.counter },
+    };
+    const meta = { ...this.spec.meta, kind: this.spec.kind, model: this.model.config as Record<string, unknown>, training: { state } };
+    return (await encodeCheckpoint(tensors, meta, { quantization: 'fp32' })).files;
+  }
+
+  /** A trainer from save()'s files; `overrides` may change settings such as the total steps. */
+  static async load(source: CheckpointSource, overrides: Record<string, unknown> = {}): Promise<Trainer> {
+    const { manifest, tensors } = await loadCheckpoint(source);
+    const state = readState(manifest, `${source.location}/manifest.json`);
+    const pick = (prefix: string) => hostToParams(new Map([...tensors].filter(([k]) => k.startsWith(prefix)).map(([k, v]) => [k.slice(prefix.length), v])));
+    const trainer = new Trainer(state.spec, parseTrainConfig({ ...state.config, ...overrides }), pick(PREFIX.param));
+    for (const [k, v] of pick(PREFIX.ema)) trainer.ema.shadow.set(k, v);
+    for (const [k, v] of pick(PREFIX.m)) trainer.opt.m.set(k, v);
+    for (const [k, v] of pick(PREFIX.v)) trainer.opt.v.set(k, v);
+    trainer.step = state.step;
+    trainer.opt.step = state.optStep;
+    trainer.ema.updates = state.emaUpdates;
+    trainer.dataRng = new Rng(trainer.config.seed, STREAM.data, state.rng.data);
+    trainer.noiseRng = new Rng(trainer.config.seed, STREAM.noise, state.rng.noise);
+    return trainer;
+  }
+
+  dispose(): void {
+    tf.dispose([...this.params.values()]);
+    this.opt.dispose();
+    this.ema.dispose();
+  }
+}
+
+function readState(manifest: Manifest, file: string): SavedState {
+  const state = (manifest.training as { state?: SavedState } | undefined)?.state;
+  if (!state || state.format !== STATE_FORMAT) throw new CheckpointError(file, `not a training checkpoint (no training.state of format ${STATE_FORMAT})`);
+  const counters = [state.step, state.optStep, state.emaUpdates, state.rng?.data, state.rng?.noise];
+  if (!counters.every((v) => Number.isSafeInteger(v) && v >= 0)) throw new CheckpointError(file, 'training.state counters must be non-negative integers');
+  return state;
+}
