@@ -16,7 +16,7 @@ const IMAGES = Array.from({ length: 4 }, (_, k) =>
 );
 const DATA: Dataset = { shape: [H, H, 1], size: IMAGES.length, get: (i) => ({ x: IMAGES[i], label: i % 2 }) };
 
-const meta = (schedule: object, sampler: object) => ({
+const meta = (schedule: Record<string, unknown>, sampler: { name: string; steps: number }) => ({
   name: 'tiny',
   modality: 'mri' as const,
   schedule,
