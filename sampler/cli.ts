@@ -7,8 +7,8 @@ import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import { CheckpointError } from '../shared/checkpoint/index.ts';
 import { BACKEND_NAMES, parseBackendName, selectBackend } from './backend.ts';
-import { encodeByExtension } from './encode/index.ts';
-import { generate } from './generate.ts';
+import { encodeByExtension, outputFormat } from './encode/index.ts';
+import { generate, planGeneration } from './generate.ts';
 import { loadModel, resolveSource } from './load.ts';
 import { inspectCheckpoint } from './inspect.ts';
 import { writeCheckpointFolder } from './node/checkpoint-folder.ts';
@@ -20,6 +20,18 @@ export const DEFAULT_MODEL = fileURLToPath(new URL('../models/default', import.m
 
 /** A problem with what the user asked for: exit code 2. */
 export class UsageError extends Error {}
+
+/** Interrupted by the user (SIGINT): exit code 130, as shells report it. */
+class CancelledError extends Error {}
+
+/** Runs `f`, turning any error it throws into a UsageError prefixed with `what`. */
+function asUsage<T>(what: string, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    throw new UsageError(`${what}${(e as Error).message}`, { cause: e });
+  }
+}
 
 const USAGE = `usage:
   medsynth sample [--model <dir|url>] --out <file.png|file.nii|file.nii.gz>
@@ -80,7 +92,9 @@ async function sample(args: string[], log: (s: string) => void): Promise<void> {
   });
   const modelSource = values.model ?? DEFAULT_MODEL;
   if (!values.out) throw new UsageError('--out <file.png|file.nii.gz> is required');
-  const backendName = values.backend === undefined ? undefined : parseBackendName(values.backend);
+  const out = values.out;
+  asUsage(`--out ${out}: `, () => outputFormat(out));
+  const backendName = values.backend === undefined ? undefined : asUsage('', () => parseBackendName(values.backend!));
   const quiet = values.quiet ?? false;
   const label = values.label === undefined ? undefined : /^\d+$/.test(values.label) ? Number(values.label) : values.label;
   const options = {
@@ -108,6 +122,7 @@ async function sample(args: string[], log: (s: string) => void): Promise<void> {
   try {
     const m = model.manifest;
     log(`model: ${m.name} (${m.kind}, ${m.modality}, ${m.data.shape.join('x')}, ${m.quantization})`);
+    asUsage('', () => planGeneration(model, options));
     const bar = progressBar(quiet, 'sampling');
     const ctrl = new AbortController();
     const onSignal = () => ctrl.abort();
@@ -123,20 +138,16 @@ async function sample(args: string[], log: (s: string) => void): Promise<void> {
         },
       });
     } catch (e) {
-      if ((e as Error).name === 'AbortError') throw new UsageError('cancelled');
-      throw new UsageError((e as Error).message);
+      if ((e as Error).name === 'AbortError') throw new CancelledError('cancelled', { cause: e });
+      throw e;
     } finally {
       bar?.stop();
       process.off('SIGINT', onSignal);
     }
-    let bytes: Uint8Array;
-    try {
-      bytes = encodeByExtension(values.out, result.images);
-    } catch (e) {
-      throw new UsageError(`--out ${values.out}: ${(e as Error).message}`);
-    }
-    await writeAtomic(values.out, bytes);
-    log(`wrote ${values.out}: ${result.images.length} image(s), ${result.sampler} ${result.steps} steps, seed ${result.seed}, backend ${result.backend}`);
+    const images = result.images;
+    const bytes = asUsage(`--out ${out}: `, () => encodeByExtension(out, images));
+    await writeAtomic(out, bytes);
+    log(`wrote ${out}: ${result.images.length} image(s), ${result.sampler} ${result.steps} steps, seed ${result.seed}, backend ${result.backend}`);
   } finally {
     model.dispose();
   }
@@ -185,8 +196,10 @@ export async function main(argv: string[], log = (s: string) => console.log(s), 
     const error = e as Error;
     // parseArgs throws TypeErrors with a code for unknown or malformed options.
     const usage = e instanceof UsageError || e instanceof CheckpointError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
-    err(`medsynth: ${error.message}`);
+    // One line (parseArgs's messages can span several); the rest with --verbose.
+    err(`medsynth: ${error.message.split('\n')[0]}`);
     if (verbose && error.stack) err(error.stack);
-    return usage ? 2 : 1;
+    if (verbose && error.cause instanceof Error && error.cause.stack) err(`caused by: ${error.cause.stack}`);
+    return e instanceof CancelledError ? 130 : usage ? 2 : 1;
   }
 }

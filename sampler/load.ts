@@ -5,8 +5,9 @@ import { CheckpointError, loadCheckpoint, type CheckpointSource, type LoadProgre
 import { hostToParams } from '../shared/models/host.ts';
 import { createModel } from '../shared/models/index.ts';
 import type { Model, Params } from '../shared/models/types.ts';
-import { PREDICTIONS, type Prediction } from '../shared/samplers/index.ts';
-import { createSchedule } from '../shared/schedules/index.ts';
+import { inputProblem as describeInputProblem } from '../shared/models/validate.ts';
+import { createSampler, PREDICTIONS, type Prediction } from '../shared/samplers/index.ts';
+import { createSchedule, GAMMA_PREFIX } from '../shared/schedules/index.ts';
 import type { NoiseSchedule } from '../shared/schedules/types.ts';
 import { urlSource } from './url-source.ts';
 
@@ -52,18 +53,33 @@ export async function loadModel(
     return fail((e as Error).message);
   }
 
-  // The checkpoint must hold exactly the parameters the model config implies.
+  // The manifest's other fields must fit the network too.
+  const numClasses = (model.config as { numClasses?: number }).numClasses ?? 0;
+  if ((manifest.labels?.length ?? 0) !== numClasses) {
+    fail(`labels lists ${manifest.labels?.length ?? 0} names but the model has ${numClasses} classes`);
+  }
+  const inputProblem = describeInputProblem(model.input, [...manifest.data.shape, manifest.data.channels]);
+  if (inputProblem) fail(`data.shape/data.channels do not fit the model: ${inputProblem}`);
+  try {
+    createSampler(manifest.sampler.name);
+  } catch (e) {
+    fail(`sampler.name: ${(e as Error).message}`);
+  }
+
+  // The checkpoint must hold exactly the parameters the model config implies
+  // (plus the learned schedule's gamma.* weights when it has one).
   const expected = new Map(model.paramSpecs.map((s) => [s.name, s.shape]));
   for (const [name, shape] of expected) {
     const t = tensors.get(name);
     if (!t) fail(`parameter "${name}" is missing from the checkpoint`);
     else if (t.shape.join() !== shape.join()) fail(`parameter "${name}" has shape [${t.shape}], the model config needs [${shape}]`);
   }
+  const learnedSchedule = manifest.schedule.kind === 'vdm-learned';
+  const extra = [...tensors.keys()].filter((k) => !expected.has(k) && !(learnedSchedule && k.startsWith(GAMMA_PREFIX)));
+  if (extra.length) fail(`unexpected parameters for kind ${manifest.kind}: ${extra.slice(0, 5).join(', ')}`);
 
   const params = hostToParams(tensors);
   try {
-    const extra = [...params.keys()].filter((k) => !expected.has(k) && !k.startsWith('gamma.'));
-    if (extra.length) fail(`unexpected parameters for kind ${manifest.kind}: ${extra.slice(0, 5).join(', ')}`);
     let schedule: NoiseSchedule;
     try {
       schedule = createSchedule(manifest.schedule, params);

@@ -6,6 +6,7 @@
 // format stores verbatim.
 import type * as tf from '@tensorflow/tfjs-core';
 import type { ParamSpec } from './params.ts';
+import type { InputSpec } from './validate.ts';
 
 /** name -> tensor. A Map, never an object, so no name can reach a prototype. */
 export type Params = Map<string, tf.Tensor>;
@@ -20,6 +21,8 @@ export interface Model<C> {
   readonly config: C;
   /** Every parameter the config implies: name, shape, initialiser (no tensors allocated). */
   readonly paramSpecs: readonly ParamSpec[];
+  /** The example shape it takes (checked by apply and by the checkpoint loader). */
+  readonly input: InputSpec;
   /** Fresh parameters from a seed (deterministic: same seed, same values on every backend). */
   init(seed: number): Params;
   /**

@@ -145,10 +145,6 @@ export function applyUNet(
   perSample: number,
   attention: AttentionFn,
 ): tf.Tensor4D {
-  const factor = 2 ** (c.channelMult.length - 1);
-  if (x.shape[1] % factor !== 0 || x.shape[2] % factor !== 0) {
-    throw new Error(`x: height and width must be multiples of ${factor} for ${c.channelMult.length} levels, got ${x.shape[1]}x${x.shape[2]}`);
-  }
   const skips: tf.Tensor4D[] = [];
   let h = tf.tidy(() => conv2d(params, 'in', x));
   const replace = (next: tf.Tensor4D) => {

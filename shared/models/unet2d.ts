@@ -10,7 +10,7 @@ import { attentionResidual, conditioning, declareConditioning, groupNorm } from 
 import { initParams, ParamList } from './params.ts';
 import type { Model } from './types.ts';
 import { applyUNet, declareUNet, embedDim, UNetFields, checkUNet } from './unet.ts';
-import { checkInput } from './validate.ts';
+import { checkInput, type InputSpec } from './validate.ts';
 
 export const UNet2DConfigSchema = z
   .strictObject({ ...UNetFields, prediction: z.enum(PREDICTIONS).default('eps') })
@@ -32,13 +32,15 @@ export function unet2d(raw: unknown = {}): Model<UNet2DConfig> {
   const specs = new ParamList();
   declareConditioning(specs, 'cond', config.baseChannels, embedDim(config), config.numClasses);
   declareUNet(specs, config, config.channels, config.channels);
+  const input: InputSpec = { spatialDims: 2, channels: config.channels, multipleOf: 2 ** (config.channelMult.length - 1) };
   return {
     kind: 'ddpm-unet2d',
     config,
     paramSpecs: specs.specs,
+    input,
     init: (seed) => initParams(specs.specs, seed),
     apply(params, x, t, cond) {
-      checkInput('ddpm-unet2d', x, t, 4, config.channels);
+      checkInput('ddpm-unet2d', input, x, t);
       const emb = tf.tidy(() => conditioning(params, 'cond', t, config.baseChannels, config.numClasses, cond?.label));
       try {
         return applyUNet(params, config, x as tf.Tensor4D, emb, 1, (name, h) =>

@@ -16,7 +16,7 @@ import { attentionResidual, conditioning, declareAttention, declareConditioning,
 import { initParams, param, ParamList } from './params.ts';
 import type { Model, Params } from './types.ts';
 import { applyUNet, declareUNet, embedDim, UNetFields, checkUNet } from './unet.ts';
-import { checkInput } from './validate.ts';
+import { checkInput, type InputSpec } from './validate.ts';
 
 export const UNet3DConfigSchema = z
   .strictObject({
@@ -75,15 +75,16 @@ export function unet3d(raw: unknown = {}): Model<UNet3DConfig> {
   const specs = new ParamList();
   declareConditioning(specs, 'cond', config.baseChannels, embedDim(config), config.numClasses);
   declareUNet(specs, config, config.channels, config.channels, declareFactorisedAttention(config.depth, config.heads));
+  const input: InputSpec = { spatialDims: 3, channels: config.channels, multipleOf: 2 ** (config.channelMult.length - 1), depth: config.depth };
   return {
     kind: 'ddpm-unet3d',
     config,
     paramSpecs: specs.specs,
+    input,
     init: (seed) => initParams(specs.specs, seed),
     apply(params, x, t, cond) {
-      checkInput('ddpm-unet3d', x, t, 5, config.channels);
+      checkInput('ddpm-unet3d', input, x, t);
       const [b, d, hgt, wid, ch] = x.shape;
-      if (d !== config.depth) throw new Error(`ddpm-unet3d: x must have depth ${config.depth} (model.depth), got shape [${x.shape}]`);
       const emb = tf.tidy(() => conditioning(params, 'cond', t, config.baseChannels, config.numClasses, cond?.label));
       const folded = tf.reshape(x, [b * d, hgt, wid, ch]) as tf.Tensor4D;
       try {

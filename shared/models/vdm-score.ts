@@ -16,7 +16,7 @@ import { initParams, ParamList } from './params.ts';
 import type { Model } from './types.ts';
 import { applyUNet, declareUNet, checkUNet, embedDim, type UNetShape } from './unet.ts';
 import { spatialAttention2d } from './unet2d.ts';
-import { checkInput } from './validate.ts';
+import { checkInput, type InputSpec } from './validate.ts';
 
 const positiveInt = (max: number) => z.number().int().min(1).max(max);
 
@@ -64,19 +64,21 @@ export function vdmScore(raw: unknown = {}): Model<VdmScoreConfig> {
   const specs = new ParamList();
   declareConditioning(specs, 'cond', config.embeddingDim, embedDim(shape), config.numClasses);
   declareUNet(specs, shape, inChannels, config.channels);
+  const input: InputSpec = { spatialDims: 2, channels: config.channels, multipleOf: 1 };
   return {
     kind: 'vdm',
     config,
     paramSpecs: specs.specs,
+    input,
     init: (seed) => initParams(specs.specs, seed),
     apply(params, x, t, cond) {
-      checkInput('vdm', x, t, 4, config.channels);
+      checkInput('vdm', input, x, t);
       const emb = tf.tidy(() => conditioning(params, 'cond', t, config.embeddingDim, config.numClasses, cond?.label));
-      const input = tf.tidy(() => fourierFeatures(x as tf.Tensor4D, config.fourierMin, config.fourierMax));
+      const features = tf.tidy(() => fourierFeatures(x as tf.Tensor4D, config.fourierMin, config.fourierMax));
       try {
-        return applyUNet(params, shape, input, emb, 1, (name, h) => spatialAttention2d(params, name, h, config.heads, config.groups));
+        return applyUNet(params, shape, features, emb, 1, (name, h) => spatialAttention2d(params, name, h, config.heads, config.groups));
       } finally {
-        tf.dispose([emb, input]);
+        tf.dispose([emb, features]);
       }
     },
   };

@@ -12,6 +12,7 @@ function constantModel(c: number, seen: { x: number[]; t: number[] }[]): Model<u
     kind: 'constant',
     config: {},
     paramSpecs: [],
+    input: { spatialDims: 2, channels: 1, multipleOf: 1 },
     init: () => new Map(),
     apply: (_p, x, t) => {
       seen.push({ x: Array.from(x.dataSync()), t: Array.from(t.dataSync()) });

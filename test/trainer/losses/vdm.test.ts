@@ -16,6 +16,7 @@ function constantModel(c: number, seen: number[][]): Model<unknown> {
     kind: 'constant',
     config: {},
     paramSpecs: [],
+    input: { spatialDims: 2, channels: 1, multipleOf: 1 },
     init: () => new Map(),
     apply: (_p, x, t) => {
       seen.push(Array.from(t.dataSync()));
