@@ -9,6 +9,7 @@ import { conv2d, lookup, upsample2x } from '../../../shared/models/layers.ts';
 import { createModel } from '../../../shared/models/index.ts';
 import { Rng } from '../../../shared/rng.ts';
 import { TEST_BACKENDS, useBackend } from '../../backends.ts';
+import { perturbParams } from '../../helpers/tiny-models.ts';
 
 const normal = (shape: number[], seed: number) => tf.tensor(new Rng(seed).normal(shape.reduce((a, b) => a * b, 1)), shape);
 
@@ -95,7 +96,7 @@ describe('gradients', () => {
       tf.tidy(() => {
         const model = createModel(kind, config);
         // init + noise, so no gradient is trivially zero through a zero-initialised layer.
-        const params = new Map([...model.init(1)].map(([n, t], i) => [n, tf.add(t, tf.mul(normal(t.shape, 100 + i), 0.05))]));
+        const params = perturbParams(model.init(1), 1, 0.05);
         const names = [...params.keys()];
         const x = normal(shape, 2);
         const target = normal(shape, 3);

@@ -7,6 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { createModel, type Model, type Params } from '../../../shared/models/index.ts';
 import { Rng } from '../../../shared/rng.ts';
 import { TEST_BACKENDS, useBackend } from '../../backends.ts';
+import { perturbParams } from '../../helpers/tiny-models.ts';
 
 interface Case {
   kind: string;
@@ -23,14 +24,7 @@ const CASES: Case[] = [
 
 /** init(seed) plus seeded N(0, 0.05^2) noise on every tensor, so every layer matters. */
 function perturbedParams(model: Model<unknown>, seed: number): Params {
-  const params = model.init(seed);
-  let stream = 1000;
-  for (const [name, t] of params) {
-    const noise = tf.tensor(new Rng(seed, stream++).normal(t.size).map((v) => v * 0.05), t.shape);
-    params.set(name, tf.add(t, noise));
-    tf.dispose([t, noise]);
-  }
-  return params;
+  return perturbParams(model.init(seed), seed, 0.05);
 }
 
 function input(shape: number[], seed: number): tf.Tensor {
