@@ -38,6 +38,8 @@ const USAGE = `usage:
                   [--count N] [--steps N] [--sampler ddpm|ddim|dpm-solver++|vdm] [--eta E]
                   [--seed N] [--guidance W] [--label NAME|INDEX] [--backend ${BACKEND_NAMES.join('|')}]
   medsynth inspect <dir|url>
+  medsynth serve [--models <dir>] [--port N] [--host H] [--backend ${BACKEND_NAMES.join('|')}]
+                  HTTP API and demo page (API key from MEDSYNTH_API_KEY, if set)
   medsynth init --preset <name> --out <dir> [--seed N] [--quantization fp32|fp16|int8]
                   writes an untrained checkpoint (presets: ${Object.keys(PRESETS).join(', ')})
 --model defaults to the embedded default model (models/default).
@@ -190,7 +192,9 @@ export async function main(argv: string[], log = (s: string) => console.log(s), 
     if (command === 'sample') await sample(rest, log);
     else if (command === 'inspect') await inspect(rest, log);
     else if (command === 'init') await init(rest, log);
-    else throw new UsageError(`unknown command "${command}" (commands: sample, inspect, init; see --help)`);
+    // Imported lazily: the server pulls in hono, and serve-command imports UsageError from here.
+    else if (command === 'serve') await (await import('../worker/node/serve-command.ts')).serve(rest, log);
+    else throw new UsageError(`unknown command "${command}" (commands: sample, inspect, init, serve; see --help)`);
     return 0;
   } catch (e) {
     const error = e as Error;

@@ -7,7 +7,7 @@
 // 7e-3 of the intensity range between cpu and wasm after 5 steps).
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import { parseConfig } from '../shared/config.ts';
+import { ConfigError, forField, parseConfig } from '../shared/config.ts';
 import { realRange, realUnit, toRealUnits } from '../shared/intensity.ts';
 import { Rng } from '../shared/rng.ts';
 import { createSampler, makeDenoiser, SAMPLER_NAMES, type Sampler } from '../shared/samplers/index.ts';
@@ -50,10 +50,10 @@ export interface GenerateResult {
 function resolveLabel(m: LoadedModel, label: string | number | undefined): number | undefined {
   const labels = m.manifest.labels ?? [];
   if (label === undefined) return undefined;
-  if (labels.length === 0) throw new Error(`label: model "${m.manifest.name}" is not class-conditional`);
+  if (labels.length === 0) throw new ConfigError('label', `model "${m.manifest.name}" is not class-conditional`);
   const index = typeof label === 'number' ? label : labels.indexOf(label);
   if (index < 0 || index >= labels.length) {
-    throw new Error(`label: expected one of ${labels.map((l, i) => `${i}="${l}"`).join(', ')}; got ${JSON.stringify(label)}`);
+    throw new ConfigError('label', `expected one of ${labels.map((l, i) => `${i}="${l}"`).join(', ')}; got ${JSON.stringify(label)}`);
   }
   return index;
 }
@@ -74,20 +74,20 @@ export interface GenerationPlan {
 
 /**
  * Checks `options` against the model and fills in the manifest's defaults.
- * Throws an Error naming the option for anything a caller asked wrongly, so
- * callers can tell bad requests from failures during generation.
+ * Throws a ConfigError naming the option for anything a caller asked wrongly,
+ * so callers can tell bad requests from failures during generation.
  */
 export function planGeneration(m: LoadedModel, options: GenerateOptions = {}): GenerationPlan {
   const o = parseConfig(GenerateOptionsSchema, options, '');
   const settings = m.manifest.sampler;
-  const sampler = createSampler(o.sampler ?? settings.name, { eta: o.eta ?? settings.eta ?? 0 });
+  const sampler = forField('sampler', () => createSampler(o.sampler ?? settings.name, { eta: o.eta ?? settings.eta ?? 0 }));
   const steps = o.steps ?? settings.steps;
-  const grid = m.schedule.grid(steps, o.spacing ?? sampler.defaultSpacing);
+  const grid = forField('steps', () => m.schedule.grid(steps, o.spacing ?? sampler.defaultSpacing));
   const labelIndex = resolveLabel(m, o.label);
   const guidance = o.guidance ?? settings.guidance ?? 1;
   // The null label of classifier-free guidance is index numClasses; unconditional models have none.
   const nullLabel = m.manifest.labels?.length ? m.manifest.labels.length : undefined;
-  if (guidance !== 1 && labelIndex === undefined) throw new Error('guidance: needs --label on a class-conditional model');
+  if (guidance !== 1 && labelIndex === undefined) throw new ConfigError('guidance', 'needs a label on a class-conditional model');
   // A conditional model asked for no label samples unconditionally (the null label).
   return { count: o.count, batchSize: o.batchSize, seed: o.seed, sampler, steps, grid, guidance, label: labelIndex ?? nullLabel, nullLabel };
 }

@@ -4,10 +4,10 @@ import { ddpm } from './ddpm.ts';
 import { createDdim } from './ddim.ts';
 import { dpmSolverPP2M } from './dpm-solver.ts';
 import type { Sampler } from './types.ts';
+import { SAMPLER_NAMES } from './names.ts';
 import { vdmAncestral } from './vdm.ts';
 
-export const SAMPLER_NAMES = ['ddpm', 'ddim', 'dpm-solver++', 'vdm'] as const;
-export type SamplerName = (typeof SAMPLER_NAMES)[number];
+export { SAMPLER_NAMES, type SamplerName } from './names.ts';
 
 export const SamplerSettingsSchema = z.object({
   name: z.enum(SAMPLER_NAMES),

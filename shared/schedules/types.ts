@@ -4,6 +4,7 @@
 // gamma(t) = -log SNR(t) = log(sigma_t^2 / alpha_t^2), with the variance-
 // preserving constraint alpha_t^2 + sigma_t^2 = 1 (VDM eq. 3-4; for DDPM,
 // alpha_t^2 = abar_t).
+import { ConfigError } from '../config.ts';
 
 /** A point on the sampling grid: time and its signal/noise scales. */
 export interface TimePoint {
@@ -54,6 +55,6 @@ export function timePoint(s: NoiseSchedule, t: number): TimePoint {
 
 export function checkSteps(steps: number, max: number): void {
   if (!Number.isInteger(steps) || steps < 1 || steps > max) {
-    throw new Error(`steps must be an integer in [1, ${max}], got ${steps}`);
+    throw new ConfigError('steps', `must be an integer in [1, ${max}], got ${steps}`);
   }
 }

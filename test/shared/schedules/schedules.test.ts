@@ -61,7 +61,7 @@ describe('discrete schedules', () => {
     expect(g.map((p) => Math.round(p.t * 1000))).toEqual([1000, 889, 778, 667, 556, 445, 334, 223, 112, 1, 0]);
     const full = s.grid(1000);
     expect(new Set(full.map((p) => p.t)).size).toBe(1001);
-    expect(() => s.grid(1001)).toThrow(/steps must be an integer in \[1, 1000\]/);
+    expect(() => s.grid(1001)).toThrow(/steps: must be an integer in \[1, 1000\]/);
   });
 });
 

@@ -1,0 +1,79 @@
+// The Node entry: the app over a local models folder, sampling server-side
+// with tfjs on the best available backend. Only wiring lives here.
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { stat } from 'node:fs/promises';
+import { createAdaptorServer } from '@hono/node-server';
+import { getConnInfo } from '@hono/node-server/conninfo';
+import { selectBackend, type BackendChoice, type BackendName } from '../sampler/backend.ts';
+import { createApp } from './app.ts';
+import type { ServerConfigInput } from './config.ts';
+import { folderStorage } from './node/folder-storage.ts';
+import { localSampler } from './node/local-sampler.ts';
+
+export interface StartOptions {
+  /** A folder of checkpoint folders: each subfolder with a manifest.json is a model, named by the folder. */
+  modelsDir: string;
+  /** Default 8787; 0 picks a free port. */
+  port?: number;
+  /** Default "localhost"; "0.0.0.0" to serve other machines (e.g. a GPU box behind a Worker). */
+  host?: string;
+  /** Bearer key required for sampling. */
+  apiKey?: string;
+  /** Force a backend; otherwise tensorflow, wasm, cpu, whichever initialises first. */
+  backend?: BackendName;
+  /** Limits (see worker/config.ts). */
+  config?: ServerConfigInput;
+  /** Models kept loaded at once (default 2). */
+  maxLoadedModels?: number;
+  /** On close, how long in-flight requests may finish before their connections are cut (default 10 s). */
+  shutdownGraceMs?: number;
+}
+
+export interface RunningServer {
+  url: string;
+  backend: BackendChoice;
+  /** Stops accepting, lets in-flight requests finish (up to the grace period), frees the models. */
+  close(): Promise<void>;
+}
+
+export async function startServer(opts: StartOptions): Promise<RunningServer> {
+  const { modelsDir, port = 8787, host = 'localhost', shutdownGraceMs = 10_000 } = opts;
+  const isDir = await stat(modelsDir).then((s) => s.isDirectory(), () => false);
+  if (!isDir) throw new Error(`models folder ${modelsDir} does not exist or is not a folder`);
+  const sampler = localSampler(modelsDir, { maxLoadedModels: opts.maxLoadedModels });
+  const app = createApp({
+    storage: folderStorage(modelsDir),
+    sampler,
+    config: { ...opts.config, ...(opts.apiKey === undefined ? {} : { apiKey: opts.apiKey }) },
+    clientKey: (c) => getConnInfo(c).remote.address,
+  });
+  const backend = await selectBackend(opts.backend);
+
+  // Without serverOptions.createServer the adapter makes a plain node:http server.
+  const server = createAdaptorServer({ fetch: app.fetch }) as Server;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port: bound } = server.address() as AddressInfo;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${bound}`;
+
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= new Promise<void>((resolve, reject) => {
+      // Cut what is still open after the grace period: their request signals abort the generations.
+      const force = setTimeout(() => server.closeAllConnections(), shutdownGraceMs);
+      server.close((err) => {
+        clearTimeout(force);
+        sampler.close();
+        if (err) reject(err);
+        else resolve();
+      });
+      server.closeIdleConnections();
+    }));
+  return { url, backend, close };
+}

@@ -1,0 +1,46 @@
+// `medsynth serve`: the Node entry from the command line. Serves a models
+// folder (default: the project's models/, holding the embedded default
+// model), prints the URL, and shuts down cleanly on SIGINT / SIGTERM.
+// The API key comes from MEDSYNTH_API_KEY, never argv (visible to `ps`).
+//   medsynth serve [--models <dir>] [--port N] [--host H] [--backend tensorflow|wasm|cpu]
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { parseBackendName } from '../../sampler/backend.ts';
+import { UsageError } from '../../sampler/cli.ts';
+import { startServer, type RunningServer } from '../node.ts';
+
+const DEFAULT_MODELS_DIR = fileURLToPath(new URL('../../models', import.meta.url));
+
+export async function serve(args: string[], log: (s: string) => void, env = process.env): Promise<RunningServer> {
+  const { values } = parseArgs({
+    args,
+    options: { models: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' }, backend: { type: 'string' } },
+  });
+  const port = Number(values.port ?? 8787);
+  if ((values.port !== undefined && !/^\d{1,5}$/.test(values.port)) || port > 65535) {
+    throw new UsageError(`--port must be an integer in [0, 65535], got "${values.port}"`);
+  }
+  const backend = values.backend === undefined ? undefined : parseBackendName(values.backend);
+  const modelsDir = values.models ?? DEFAULT_MODELS_DIR;
+
+  const server = await startServer({ modelsDir, port, host: values.host, backend, apiKey: env.MEDSYNTH_API_KEY || undefined });
+  const skipped = server.backend.skipped.length ? ` (skipped ${server.backend.skipped.join('; ')})` : '';
+  log(`backend: ${server.backend.name}${skipped}`);
+  log(`serving ${modelsDir} at ${server.url}`);
+
+  const close = () => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    return server.close();
+  };
+  const onSignal = (signal: string) => {
+    log(`${signal}: shutting down`);
+    close().catch((e) => {
+      console.error(`medsynth: ${(e as Error).message}`);
+      process.exitCode = 1;
+    });
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return { ...server, close };
+}
