@@ -40,6 +40,8 @@ const USAGE = `usage:
   medsynth inspect <dir|url>
   medsynth serve [--models <dir>] [--port N] [--host H] [--backend ${BACKEND_NAMES.join('|')}]
                   HTTP API and demo page (API key from MEDSYNTH_API_KEY, if set)
+  medsynth publish <dir> --bucket <name> [--prefix <model id>] [--local] [--persist-to <dir>]
+                  uploads a verified checkpoint to R2 (R2_ACCOUNT_ID, R2_ACCESS_KEY_ID, R2_SECRET_ACCESS_KEY)
   medsynth init --preset <name> --out <dir> [--seed N] [--quantization fp32|fp16|int8]
                   writes an untrained checkpoint (presets: ${Object.keys(PRESETS).join(', ')})
 --model defaults to the embedded default model (models/default).
@@ -194,7 +196,8 @@ export async function main(argv: string[], log = (s: string) => console.log(s), 
     else if (command === 'init') await init(rest, log);
     // Imported lazily: the server pulls in hono, and serve-command imports UsageError from here.
     else if (command === 'serve') await (await import('../worker/node/serve-command.ts')).serve(rest, log);
-    else throw new UsageError(`unknown command "${command}" (commands: sample, inspect, init, serve; see --help)`);
+    else if (command === 'publish') await (await import('../worker/node/publish-command.ts')).publish(rest, log);
+    else throw new UsageError(`unknown command "${command}" (commands: sample, inspect, init, serve, publish; see --help)`);
     return 0;
   } catch (e) {
     const error = e as Error;
