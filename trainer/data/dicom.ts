@@ -275,24 +275,45 @@ function parseDataSet(bytes: Uint8Array, source: string): { ds: DataSet; transfe
     bytes = bytes.subarray(raw.offset);
   }
   let ds: DataSet;
+  let ts = assumed;
   try {
-    ds = dicomParser.parseDicom(bytes, {
-      ...(assumed ? { TransferSyntaxUID: assumed } : {}),
-      // Deflated syntax: the data set after the meta header is raw deflate (PS3.5 §A.5).
-      inflater: (arr: Uint8Array, position: number) => {
-        const inflated = inflateSync(arr.subarray(position));
-        const all = new Uint8Array(position + inflated.length);
-        all.set(arr.subarray(0, position), 0);
-        all.set(inflated, position);
-        return all;
-      },
-    } as dicomParser.ParseDicomOptions);
+    if (!assumed) {
+      const meta = dicomParser.readPart10Header(bytes);
+      ts = meta.string(TAG.transferSyntax)?.replace(/[\0 ]+$/, '');
+      if (!ts) throw new ReadError(source, 'missing Transfer Syntax UID (0002,0010) in the File Meta Information');
+      if (ts === DEFLATED_LE) return { ds: parseDeflated(bytes, (meta as DataSet & { position: number }).position, source), transferSyntax: ts, notes };
+    }
+    ds = dicomParser.parseDicom(bytes, assumed ? { TransferSyntaxUID: assumed } : undefined);
   } catch (err) {
+    if (err instanceof ReadError) throw err;
     throw new ReadError(source, parseFailure(err, bytes.length));
   }
-  const ts = assumed ?? ds.string(TAG.transferSyntax)?.replace(/[\0 ]+$/, '');
-  if (!ts) throw new ReadError(source, 'missing Transfer Syntax UID (0002,0010) in the File Meta Information');
-  return { ds, transferSyntax: ts, notes };
+  return { ds, transferSyntax: ts!, notes };
+}
+
+/**
+ * Deflated Explicit VR Little Endian (PS3.5 §A.5): the data set after the
+ * meta header is one raw deflate stream. dicom-parser 1.8's own inflater hook
+ * parses the result from byte 0 (the preamble), so inflate here and parse the
+ * data set alone.
+ */
+function parseDeflated(bytes: Uint8Array, position: number, source: string): DataSet {
+  let inflated: Uint8Array;
+  try {
+    inflated = inflateSync(bytes.subarray(position));
+  } catch (err) {
+    throw new ReadError(source, `corrupt deflated data set: ${errorText(err)}`);
+  }
+  const DataSetClass = (dicomParser as unknown as { DataSet: new (parser: unknown, byteArray: Uint8Array, elements: object) => DataSet }).DataSet;
+  const parser = dicomParser.littleEndianByteArrayParser;
+  const ds = new DataSetClass(parser, inflated, {});
+  ds.warnings = [];
+  try {
+    dicomParser.parseDicomDataSetExplicit(ds, new dicomParser.ByteStream(parser, inflated, 0), inflated.length);
+  } catch (err) {
+    throw new ReadError(source, parseFailure({ exception: err, dataSet: ds }, inflated.length));
+  }
+  return ds;
 }
 
 /**
@@ -623,7 +644,7 @@ export function dicomImageToVolume(image: DicomImage): Volume {
       data = gather(image.data, order, image.rows * image.columns);
     }
     try {
-      sz = uniformGap(order.map((i) => keys[i]), (i) => `frames ${order[i]}`);
+      sz = uniformGap(order.map((i) => keys[i]), (i) => `frame ${order[i]}`);
     } catch (err) {
       throw new ReadError(image.source, errorText(err));
     }

@@ -115,7 +115,7 @@ export function decodePng(bytes: Uint8Array, source: string): Volume {
 /** Decodes JPEG bytes (baseline or progressive, grey or colour) to a [1, H, W] volume. */
 export function decodeJpeg(bytes: Uint8Array, source: string): Volume {
   bytes = plainBytes(bytes);
-  let jpeg: ReturnType<typeof decodeJpegBytes>;
+  let jpeg: { width: number; height: number; data: Uint8Array };
   try {
     jpeg = decodeJpegBytes(bytes, {
       useTArray: true,
