@@ -16,7 +16,7 @@ import { createSchedule, initLearnedGamma, parseScheduleConfig, type DiscreteSch
 import { parseTrainConfig, type TrainConfig } from './config.ts';
 import type { ExportMeta } from './export.ts';
 import { ddpmLoss } from './losses/ddpm.ts';
-import { antitheticTimes, bitsPerDim, gammaFn, vdmTerms } from './losses/vdm.ts';
+import { antitheticTimes, gammaFn, vdmTerms } from './losses/vdm.ts';
 import { AdamW, learningRate } from './optim/adamw.ts';
 import { Ema } from './optim/ema.ts';
 

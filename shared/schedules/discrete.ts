@@ -1,5 +1,5 @@
 // Discrete DDPM beta schedules (Ho et al. 2020; Nichol and Dhariwal 2021).
-import { checkSteps, type NoiseSchedule, type TimePoint } from './types.ts';
+import { checkSteps, type NoiseSchedule } from './types.ts';
 
 export interface DiscreteSchedule extends NoiseSchedule {
   readonly T: number;

@@ -21,12 +21,13 @@
 // missing. Spacing is [slice gap, PixelSpacing[0] (between rows),
 // PixelSpacing[1] (between columns)]; the gap comes from the positions, else
 // SpacingBetweenSlices, else SliceThickness, else 1 mm (noted).
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import dicomParser, { type DataSet, type Element } from 'dicom-parser';
 import { inflateSync } from 'fflate';
 import { decodeRleFrame } from './dicom-rle.ts';
 import { checkVolume, errorText, plainBytes, ReadError, type Volume } from './types.ts';
+import { readBytes } from './files.ts';
 
 interface TransferSyntax {
   name: string;
@@ -739,14 +740,6 @@ export function assembleSeries(images: readonly DicomImage[], source: string): V
 }
 
 // ---------------------------------------------------------------- files
-
-async function readBytes(path: string): Promise<Uint8Array> {
-  try {
-    return await readFile(path);
-  } catch (err) {
-    throw new ReadError(path, `cannot read file: ${errorText(err)}`);
-  }
-}
 
 /** Reads and decodes one DICOM file (header facts and frames), for grouping into series. */
 export async function loadDicomImage(path: string): Promise<DicomImage> {

@@ -4,12 +4,13 @@
 // signature, a JPEG SOI marker, a NIfTI header or gzip), then by extension,
 // and files with no extension (or an all-digit one, as UID-named DICOM files
 // have) are tried as DICOM; anything else is a ReadError.
-import { readFile, readdir, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { assembleSeries, decodeDicom, decodeDicomImage, dicomImageToVolume, DICOM_EXTENSIONS, hasDicomMagic, isDicomName, type DicomImage } from './dicom.ts';
 import { decodeNifti } from './nifti.ts';
 import { decodeJpeg, decodePng, hasJpegSignature, hasPngSignature } from './raster.ts';
 import { errorText, ReadError, type Volume } from './types.ts';
+import { readBytes } from './files.ts';
 
 export { ReadError, type Volume } from './types.ts';
 export { readNifti, decodeNifti } from './nifti.ts';
@@ -68,14 +69,6 @@ export function detectFormat(path: string, bytes: Uint8Array): ImageFormat {
   const name = basename(path);
   const dot = name.indexOf('.', 1);
   throw new ReadError(path, `unknown image format (extension "${dot > 0 ? name.slice(dot) : ''}", no known signature): expected NIfTI (.nii, .nii.gz), DICOM (.dcm or no extension), PNG or JPEG`);
-}
-
-async function readBytes(path: string): Promise<Uint8Array> {
-  try {
-    return await readFile(path);
-  } catch (err) {
-    throw new ReadError(path, `cannot read file: ${errorText(err)}`);
-  }
 }
 
 /** Reads one image file of any supported format. */

@@ -8,10 +8,10 @@
 // (NIfTI-1 header comments: slope 0 means "no scaling").
 // 4D and up: the first 3D volume is taken (t = 0, and index 0 along dims 5-7),
 // and a note on the Volume says how many there were.
-import { readFile } from 'node:fs/promises';
 import { gunzipSync } from 'fflate';
 import * as nifti from 'nifti-reader-js';
 import { checkVolume, errorText, plainBytes, ReadError, type Volume } from './types.ts';
+import { readBytes } from './files.ts';
 
 type Reader = (bytes: Uint8Array, n: number) => ArrayLike<number>;
 
@@ -40,13 +40,7 @@ const MM_PER_SPACE_UNIT: Record<number, number> = { 0: 1, 1: 1000, 2: 1, 3: 0.00
 
 /** Reads a .nii or .nii.gz (NIfTI-1 or -2) into a Volume; every failure is a ReadError naming `path`. */
 export async function readNifti(path: string): Promise<Volume> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await readFile(path);
-  } catch (err) {
-    throw new ReadError(path, `cannot read file: ${errorText(err)}`);
-  }
-  return decodeNifti(bytes, path);
+  return decodeNifti(await readBytes(path), path);
 }
 
 /** Decodes NIfTI bytes (gzipped or not); `source` names the file in errors and on the Volume. */

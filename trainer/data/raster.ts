@@ -7,10 +7,10 @@
 // in a note; images whose colour channels are all equal (grey stored as RGB)
 // are taken as grey without a note. Alpha is dropped (noted when not opaque).
 // Spacing is 1 mm unless a PNG pHYs chunk gives pixels per metre.
-import { readFile } from 'node:fs/promises';
 import { decode as decodePngBytes, convertIndexedToRgb } from 'fast-png';
 import { decode as decodeJpegBytes } from 'jpeg-js';
 import { checkVolume, errorText, plainBytes, ReadError, type Volume } from './types.ts';
+import { readBytes } from './files.ts';
 
 /** BT.601 luma weights. */
 const LUMA = [0.299, 0.587, 0.114] as const;
@@ -134,14 +134,6 @@ export function decodeJpeg(bytes: Uint8Array, source: string): Volume {
   const notes: string[] = [];
   const data = toGrey(jpeg.data, pixels, 3, 255, notes);
   return checkVolume({ data, shape: [1, height, width], spacing: [1, 1, 1], source, ...(notes.length ? { notes } : {}) });
-}
-
-async function readBytes(path: string): Promise<Uint8Array> {
-  try {
-    return await readFile(path);
-  } catch (err) {
-    throw new ReadError(path, `cannot read file: ${errorText(err)}`);
-  }
 }
 
 /** Reads a PNG (1/2/4/8/16-bit; grey, grey+alpha, RGB, RGBA or indexed). */

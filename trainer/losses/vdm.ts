@@ -83,7 +83,6 @@ export function vdmTerms(
   return tf.tidy(() => {
     const scale = (v: tf.Tensor1D) => perExampleScale(v, x.rank);
     const [g0, g1] = [0, 1].map((t) => g.gamma(tf.fill([1], t) as tf.Tensor1D));
-    const var0 = tf.sigmoid(g0); // sigma_0^2
     const var1 = tf.sigmoid(g1);
 
     // Reconstruction: z_0 / alpha_0 = x + exp(gamma_0 / 2) eps_0 (since sigma/alpha = e^{gamma/2}).

@@ -2,24 +2,10 @@
 import '@tensorflow/tfjs';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import type { Model } from '../../../shared/models/types.ts';
+import { constantModel } from '../../helpers/constant-model.ts';
 import { createSchedule, type DiscreteSchedule } from '../../../shared/schedules/index.ts';
 import { ddpmLoss } from '../../../trainer/losses/ddpm.ts';
 
-/** Predicts `c` everywhere and records its inputs. */
-function constantModel(c: number, seen: { x: number[]; t: number[] }[]): Model<unknown> {
-  return {
-    kind: 'constant',
-    config: {},
-    paramSpecs: [],
-    input: { spatialDims: 2, channels: 1, multipleOf: 1 },
-    init: () => new Map(),
-    apply: (_p, x, t) => {
-      seen.push({ x: Array.from(x.dataSync()), t: Array.from(t.dataSync()) });
-      return tf.fill(x.shape, c);
-    },
-  };
-}
 
 describe('DDPM loss', () => {
   const schedule = createSchedule({ kind: 'cosine', T: 10 }) as DiscreteSchedule;
@@ -50,7 +36,7 @@ describe('DDPM loss', () => {
   });
 
   it('rejects steps outside 1..T and a batch mismatch', () => {
-    const m = constantModel(0, []);
+    const m = constantModel(0);
     const x = tf.zeros([2, 2]);
     expect(() => ddpmLoss(m, new Map(), schedule, x, { t: Int32Array.from([0, 1]), eps: x }, { loss: 'l2', prediction: 'eps' })).toThrow(/outside 1..10/);
     expect(() => ddpmLoss(m, new Map(), schedule, x, { t: Int32Array.from([1]), eps: x }, { loss: 'l2', prediction: 'eps' })).toThrow(/batch of 2/);

@@ -3,27 +3,13 @@
 import '@tensorflow/tfjs';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { Model } from '../../../shared/models/types.ts';
+import { constantModel } from '../../helpers/constant-model.ts';
 import { initLearnedGamma, learnedGammaPrimeTensor, learnedGammaTensor, parseScheduleConfig } from '../../../shared/schedules/index.ts';
 import { antitheticTimes, bitsPerDim, gammaFn, vdmTerms } from '../../../trainer/losses/vdm.ts';
 import { TEST_BACKENDS, useBackend } from '../../backends.ts';
 
 const sigmoid = (v: number) => 1 / (1 + Math.exp(-v));
 
-/** A "network" predicting eps_hat = c everywhere, recording its time input. */
-function constantModel(c: number, seen: number[][]): Model<unknown> {
-  return {
-    kind: 'constant',
-    config: {},
-    paramSpecs: [],
-    input: { spatialDims: 2, channels: 1, multipleOf: 1 },
-    init: () => new Map(),
-    apply: (_p, x, t) => {
-      seen.push(Array.from(t.dataSync()));
-      return tf.fill(x.shape, c);
-    },
-  };
-}
 
 describe.each(TEST_BACKENDS)('VDM loss on %s', (backend) => {
   beforeAll(() => useBackend(backend));
@@ -36,7 +22,7 @@ describe.each(TEST_BACKENDS)('VDM loss on %s', (backend) => {
     const e0 = [0.3, -1.2, 0.8, 0.1];
     const e = [1.5, -0.5, 0.2, 2.0];
     const c = 0.4;
-    const seen: number[][] = [];
+    const seen: { x: number[]; t: number[] }[] = [];
     const terms = vdmTerms(
       constantModel(c, seen),
       new Map(),
@@ -67,8 +53,8 @@ describe.each(TEST_BACKENDS)('VDM loss on %s', (backend) => {
     Array.from(terms.latent.dataSync()).forEach((v, b) => expect(v).toBeCloseTo(want.latent[b], 4));
     Array.from(terms.diffusion.dataSync()).forEach((v, b) => expect(v).toBeCloseTo(want.diffusion[b], 4));
     // The network saw gamma_t normalised to [0, 1]: for a linear schedule that is t itself.
-    expect(seen[0][0]).toBeCloseTo(0.25, 5);
-    expect(seen[0][1]).toBeCloseTo(0.75, 5);
+    expect(seen[0].t[0]).toBeCloseTo(0.25, 5);
+    expect(seen[0].t[1]).toBeCloseTo(0.75, 5);
   });
 
   it('uses 0.5 T expm1(gamma_t - gamma_s) as the weight in discrete time, with t snapped to the grid', () => {
@@ -77,7 +63,7 @@ describe.each(TEST_BACKENDS)('VDM loss on %s', (backend) => {
     const x = tf.zeros([1, 1, 1, 1]);
     const before = tf.memory().numTensors;
     const terms = vdmTerms(
-      constantModel(0, []),
+      constantModel(0),
       new Map(),
       gammaFn(schedule, new Map()),
       x,
