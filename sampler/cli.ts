@@ -6,6 +6,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import { CheckpointError } from '../shared/checkpoint/index.ts';
+import { ConfigError } from '../shared/config.ts';
+import { ReadError } from '../trainer/data/types.ts';
 import { BACKEND_NAMES, parseBackendName, selectBackend } from './backend.ts';
 import { encodeByExtension, outputFormat } from './encode/index.ts';
 import { generate, planGeneration } from './generate.ts';
@@ -42,6 +44,9 @@ const USAGE = `usage:
                   HTTP API and demo page (API key from MEDSYNTH_API_KEY, if set)
   medsynth publish <dir> --bucket <name> [--prefix <model id>] [--local] [--persist-to <dir>]
                   uploads a verified checkpoint to R2 (R2_ACCOUNT_ID, R2_ACCESS_KEY_ID, R2_SECRET_ACCESS_KEY)
+  medsynth train --config <preset|file.json> --data <[label=]path>... --out <run dir>
+                  [--set field=value]... [--steps N] [--resume] [--on-bad-file skip|fail] [--backend B]
+  medsynth export <run dir> --out <dir> [--quantize int8|fp16|fp32]
   medsynth init --preset <name> --out <dir> [--seed N] [--quantization fp32|fp16|int8]
                   writes an untrained checkpoint (presets: ${Object.keys(PRESETS).join(', ')})
 --model defaults to the embedded default model (models/default).
@@ -196,13 +201,15 @@ export async function main(argv: string[], log = (s: string) => console.log(s), 
     else if (command === 'init') await init(rest, log);
     // Imported lazily: the server pulls in hono, and serve-command imports UsageError from here.
     else if (command === 'serve') await (await import('../worker/node/serve-command.ts')).serve(rest, log);
+    else if (command === 'train') await (await import('../trainer/cli.ts')).train(rest, log);
+    else if (command === 'export') await (await import('../trainer/cli.ts')).exportRun(rest, log);
     else if (command === 'publish') await (await import('../worker/node/publish-command.ts')).publish(rest, log);
-    else throw new UsageError(`unknown command "${command}" (commands: sample, inspect, init, serve, publish; see --help)`);
+    else throw new UsageError(`unknown command "${command}" (commands: sample, inspect, init, train, export, serve, publish; see --help)`);
     return 0;
   } catch (e) {
     const error = e as Error;
     // parseArgs throws TypeErrors with a code for unknown or malformed options.
-    const usage = e instanceof UsageError || e instanceof CheckpointError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
+    const usage = e instanceof UsageError || e instanceof CheckpointError || e instanceof ConfigError || e instanceof ReadError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
     // One line (parseArgs's messages can span several); the rest with --verbose.
     err(`medsynth: ${error.message.split('\n')[0]}`);
     if (verbose && error.stack) err(error.stack);

@@ -27,6 +27,8 @@ export const TrainConfigSchema = z.strictObject({
   /** VDM: levels of the data grid for the reconstruction term (256 for 8-bit data). */
   vocabSize: int(2, 65_536).default(256),
   seed: int(0, 2 ** 31 - 1).default(0),
+  /** Axes of [D, H, W] to flip at random (p = 0.5 each) in training batches; 'W' is left-right. */
+  flip: z.array(z.enum(['D', 'H', 'W'])).max(3).default([]),
   /** Every N steps: write the training checkpoint, evaluate held-out data, write a preview, log. 0 = never. */
   checkpointEvery: int(0, 10_000_000).default(200),
   validateEvery: int(0, 10_000_000).default(200),

@@ -3,13 +3,21 @@
 // also make untrained checkpoints (`medsynth init`), the project's embedded
 // default until trained weights ship.
 import type { ExportMeta } from './export.ts';
+import type { PipelineConfigInput } from './preprocess/pipeline.ts';
 
 export interface Preset {
   description: string;
   kind: string;
   model: Record<string, unknown>;
   meta: ExportMeta;
+  /** Preprocessing beyond the grid and intensity kind that meta.data implies (trainer/preprocess/pipeline.ts). */
+  data?: Partial<PipelineConfigInput>;
+  /** Training settings (trainer/config.ts) under the run config's. */
+  train?: Record<string, unknown>;
 }
+
+// CPU-sized training defaults; brains are near-symmetric, so left-right flips are plausible.
+const brainTrain = { batchSize: 8, lr: 2e-4, warmup: 100, flip: ['W'] };
 
 const mri8bit = { kind: 'linear', low: 0, high: 255, unit: '' } as const;
 
@@ -26,6 +34,9 @@ export const PRESETS: Record<string, Preset> = {
       sampler: { name: 'dpm-solver++', steps: 20 },
       data: { shape: [64, 64], channels: 1, spacing: [1, 1], intensity: mri8bit },
     },
+    // Axial slices at 2.75 mm fit an adult brain (~140 x 170 mm) in 64 x 64.
+    data: { target: { shape: [64, 64], spacing: [2.75, 2.75] }, modality: 'mri', intensity: { kind: 'nyul' } },
+    train: brainTrain,
   },
   'head-ct-2d-64': {
     description: 'DDPM, UNet2D, 64x64 axial head CT slices in a brain window',
@@ -38,6 +49,9 @@ export const PRESETS: Record<string, Preset> = {
       sampler: { name: 'dpm-solver++', steps: 20 },
       data: { shape: [64, 64], channels: 1, spacing: [1, 1], intensity: { kind: 'hu-window', level: 40, width: 400 } },
     },
+    // A head (~200 mm across) at 4 mm in 64 x 64.
+    data: { target: { shape: [64, 64], spacing: [4, 4] }, modality: 'ct' },
+    train: brainTrain,
   },
   'brain-mri-3d-32': {
     description: 'DDPM, UNet3D (3x3x1 convs, spatial + depth attention), 32^3 T1 MRI volumes',
@@ -50,6 +64,8 @@ export const PRESETS: Record<string, Preset> = {
       sampler: { name: 'dpm-solver++', steps: 20 },
       data: { shape: [32, 32, 32], channels: 1, spacing: [2, 2, 2], intensity: mri8bit },
     },
+    data: { target: { shape: [32, 32, 32], spacing: [5.5, 5.5, 5.5] }, modality: 'mri', intensity: { kind: 'nyul' } },
+    train: { ...brainTrain, batchSize: 2 },
   },
   'cxr-vdm-64': {
     description: 'VDM with a learned schedule, 64x64 chest X-rays',
@@ -62,6 +78,9 @@ export const PRESETS: Record<string, Preset> = {
       sampler: { name: 'vdm', steps: 100 },
       data: { shape: [64, 64], channels: 1, spacing: [1, 1], intensity: mri8bit },
     },
+    // No flips: a mirrored chest X-ray shows the heart on the wrong side.
+    data: { modality: 'xray' },
+    train: { batchSize: 8, lr: 2e-4, warmup: 100 },
   },
   'cxr-vdm-256': {
     description: "VDM with a learned schedule, 256x256 chest X-rays (Medical VDM's setting)",
@@ -74,6 +93,8 @@ export const PRESETS: Record<string, Preset> = {
       sampler: { name: 'vdm', steps: 250 },
       data: { shape: [256, 256], channels: 1, spacing: [1, 1], intensity: mri8bit },
     },
+    data: { modality: 'xray' },
+    train: { batchSize: 4, accumulate: 4, lr: 2e-4, warmup: 500 },
   },
 };
 

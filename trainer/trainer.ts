@@ -19,6 +19,7 @@ import { ddpmLoss } from './losses/ddpm.ts';
 import { antitheticTimes, gammaFn, vdmTerms } from './losses/vdm.ts';
 import { AdamW, learningRate } from './optim/adamw.ts';
 import { Ema } from './optim/ema.ts';
+import { flip, flipsAt } from './preprocess/augment.ts';
 
 /** One training example in model space: values in [-1, 1], row-major over the dataset's shape. */
 export interface Example {
@@ -26,7 +27,8 @@ export interface Example {
   label?: number;
 }
 
-export interface Dataset {
+/** Training or held-out examples, all of one shape. */
+export interface ExampleSet {
   /** Per-example shape, e.g. [H, W, C] or [D, H, W, C]. */
   readonly shape: number[];
   readonly size: number;
@@ -115,20 +117,30 @@ export class Trainer {
     return (this.model.config as { numClasses?: number }).numClasses ?? 0;
   }
 
-  /** Stacks examples into x [B, ...shape] and labels [B] (undefined for unconditional models). */
-  private batch(data: Dataset, indices: number[], dropLabels: boolean): { x: tf.Tensor; label?: tf.Tensor1D } {
+  /**
+   * Stacks examples into x [B, ...shape] and labels [B] (undefined for
+   * unconditional models). Training batches (`augment`) get random flips
+   * drawn from (seed, step, position), so a resumed run flips alike.
+   */
+  private batch(data: ExampleSet, indices: number[], augment: false | { offset: number }): { x: tf.Tensor; label?: tf.Tensor1D } {
     const per = data.shape.reduce((a, b) => a * b, 1);
     const xs = new Float32Array(indices.length * per);
     const labels: number[] = [];
+    const spatial = data.shape.slice(0, -1);
+    const shape3 = (spatial.length === 2 ? [1, ...spatial] : spatial) as [number, number, number];
+    if (augment && this.config.flip.length && data.shape[data.shape.length - 1] !== 1) {
+      throw new Error('flip augmentation needs single-channel examples');
+    }
     indices.forEach((i, j) => {
       const e = data.get(i);
       if (e.x.length !== per) throw new Error(`dataset example ${i} has ${e.x.length} values, expected ${per} for shape [${data.shape}]`);
-      xs.set(e.x, j * per);
+      const flips = augment && this.config.flip.length ? flipsAt(this.config.seed, this.step, augment.offset + j, { axes: this.config.flip }) : [];
+      xs.set(flips.length ? flip(e.x, shape3, flips) : e.x, j * per);
       if (this.numClasses > 0) {
         if (e.label === undefined || e.label < 0 || e.label >= this.numClasses) {
           throw new Error(`dataset example ${i}: label ${e.label} is not in 0..${this.numClasses - 1}`);
         }
-        const drop = dropLabels && this.noiseRng.uniform(1)[0] < this.config.pUncond;
+        const drop = augment && this.noiseRng.uniform(1)[0] < this.config.pUncond;
         labels.push(drop ? this.numClasses : e.label);
       }
     });
@@ -165,7 +177,7 @@ export class Trainer {
   }
 
   /** One optimiser step over batchSize * accumulate examples drawn from `data`. */
-  trainStep(data: Dataset): StepMetrics {
+  trainStep(data: ExampleSet): StepMetrics {
     if (data.size === 0) throw new Error('the training set is empty');
     const c = this.config;
     const names = [...this.params.keys()];
@@ -174,7 +186,7 @@ export class Trainer {
     const termSums = [0, 0, 0];
     for (let a = 0; a < c.accumulate; a++) {
       const indices = Array.from({ length: c.batchSize }, () => this.dataRng.int(data.size));
-      const { x, label } = this.batch(data, indices, true);
+      const { x, label } = this.batch(data, indices, { offset: a * c.batchSize });
       try {
         let terms: tf.Tensor1D | undefined;
         const { value, grads } = tf.valueAndGrads((...ps: tf.Tensor[]) => {
@@ -219,7 +231,7 @@ export class Trainer {
    * `data`, with the same noise every call (so values are comparable across
    * steps). VDM also reports bits/dim.
    */
-  evaluate(data: Dataset, batches = this.config.validationBatches): { loss: number; bpd?: number } {
+  evaluate(data: ExampleSet, batches = this.config.validationBatches): { loss: number; bpd?: number } {
     const rng = new Rng(this.config.seed, STREAM.validation);
     const weights = this.ema.shadow.size ? this.ema.shadow : this.params;
     let total = 0;

@@ -7,14 +7,14 @@ import { memorySource } from '../../shared/checkpoint/index.ts';
 import { loadModel } from '../../sampler/load.ts';
 import { generate } from '../../sampler/generate.ts';
 import { exportCheckpoint } from '../../trainer/export.ts';
-import { Trainer, type Dataset, type TrainSpec } from '../../trainer/trainer.ts';
+import { Trainer, type ExampleSet, type TrainSpec } from '../../trainer/trainer.ts';
 import { useBackend } from '../backends.ts';
 
 const H = 8;
 const IMAGES = Array.from({ length: 4 }, (_, k) =>
   Float32Array.from({ length: H * H }, (_, i) => Math.sin((i % H) * (k + 1) * 0.7) * Math.cos(Math.floor(i / H) * 0.5 * (k + 1))),
 );
-const DATA: Dataset = { shape: [H, H, 1], size: IMAGES.length, get: (i) => ({ x: IMAGES[i], label: i % 2 }) };
+const DATA: ExampleSet = { shape: [H, H, 1], size: IMAGES.length, get: (i) => ({ x: IMAGES[i], label: i % 2 }) };
 
 const meta = (schedule: Record<string, unknown>, sampler: { name: string; steps: number }) => ({
   name: 'tiny',

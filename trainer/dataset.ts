@@ -1,0 +1,121 @@
+// From `--data` paths to the trainer's example sets: read (trainer/data),
+// preprocess through the disk cache (trainer/preprocess), hold out data for
+// validation, attach class labels.
+//
+// `--data` entries are paths, or `label=path` for class-conditional training
+// (all labelled or none). Held-out data is never a training slice:
+//   - a label with several volumes holds out its last volume (by path);
+//   - a label with one volume, for 2D targets, holds out the last 15% of its
+//     slices, after a gap of 2 slices (neighbours are nearly copies);
+//   - a single 3D volume cannot be split: no validation, and the log says so.
+// The intensity mapping is fitted on the training volumes only and applied
+// to the held-out ones (with a one-volume slab split, the Nyul landmarks see
+// the whole volume: said in the log).
+import type { IntensityMapping } from '../shared/intensity.ts';
+import { readDataset, type OnBadFile } from './data/index.ts';
+import type { ExportMeta } from './export.ts';
+import { prepareCached, type PipelineConfigInput, type Prepared } from './preprocess/pipeline.ts';
+import { getPreset } from './presets.ts';
+import type { RunConfig } from './run-config.ts';
+import type { ExampleSet } from './trainer.ts';
+
+export interface TrainingData {
+  train: ExampleSet;
+  validation?: ExampleSet;
+  /** Model config fields the data decides (numClasses). */
+  model: Record<string, unknown>;
+  /** Manifest fields the data decides (labels, modality, data layout and intensity mapping). */
+  meta: Partial<ExportMeta>;
+}
+
+/** Splits `label=path` entries; a path containing '=' can be given as `./a=b`. */
+export function parseDataEntries(entries: readonly string[]): { label?: string; path: string }[] {
+  const parsed = entries.map((e) => {
+    const m = /^([A-Za-z0-9_][A-Za-z0-9_ .-]{0,63})=(.+)$/.exec(e);
+    return m && !e.startsWith('.') && !e.startsWith('/') ? { label: m[1], path: m[2] } : { path: e };
+  });
+  const labelled = parsed.filter((p) => p.label !== undefined).length;
+  if (labelled > 0 && labelled < parsed.length) throw new Error('--data: label every entry (label=path) or none');
+  return parsed;
+}
+
+const HOLDOUT_FRACTION = 0.15;
+const SLICE_GAP = 2;
+
+function exampleSet(shape: number[], items: { x: Float32Array; label?: number }[]): ExampleSet {
+  return { shape: [...shape, 1], size: items.length, get: (i) => items[i] };
+}
+
+export async function prepareTrainingData(
+  entries: readonly string[],
+  config: RunConfig,
+  opts: { onBadFile: OnBadFile; log: (line: string) => void },
+): Promise<TrainingData> {
+  const parsed = parseDataEntries(entries);
+  const labels = [...new Set(parsed.map((p) => p.label).filter((l): l is string => l !== undefined))];
+  const pipeline = { ...defaultPipeline(config.preset), ...config.data } as PipelineConfigInput;
+  const groups = labels.length ? labels.map((l) => parsed.filter((p) => p.label === l).map((p) => p.path)) : [parsed.map((p) => p.path)];
+
+  const train: { x: Float32Array; label?: number }[] = [];
+  const validation: { x: Float32Array; label?: number }[] = [];
+  let mapping: IntensityMapping | undefined;
+  let first: Prepared | undefined;
+  for (const [g, paths] of groups.entries()) {
+    const label = labels.length ? g : undefined;
+    const name = labels.length ? `label "${labels[g]}"` : 'the data';
+    // Decoding happens inside prepareCached only on a cache miss.
+    const read = (files: string[]) => async () => {
+      const ds = await readDataset(files, { onBadFile: opts.onBadFile, log: opts.log }); // logs its summary
+      if (ds.volumes.length === 0) throw new Error(`--data: no readable volumes for ${name} in ${files.join(', ')}`);
+      return ds.volumes;
+    };
+    const cacheLog = { onStatus: (status: string) => opts.log(`preprocessing cache for ${name}: ${status}`) };
+    // Several entries: hold out the last one (a file or series folder, so whole volumes).
+    const holdOut = paths.length > 1 ? paths[paths.length - 1] : undefined;
+    const trainPaths = holdOut ? paths.slice(0, -1) : paths;
+    const prepared = await prepareCached(trainPaths, read(trainPaths), pipeline, { ...cacheLog, mapping });
+    mapping ??= prepared.mapping;
+    first ??= prepared;
+    if (prepared.shape.join() !== first.shape.join()) throw new Error(`--data: ${name} prepares to [${prepared.shape}], the first label to [${first.shape}]`);
+    let trainExamples = prepared.examples;
+    if (holdOut) {
+      const held = await prepareCached([holdOut], read([holdOut]), pipeline, { ...cacheLog, mapping: prepared.mapping });
+      validation.push(...held.examples.map((x) => ({ x, label })));
+      opts.log(`${name}: ${prepared.examples.length} training examples, ${held.examples.length} held out from ${holdOut}`);
+    } else if (prepared.shape.length === 2 && prepared.examples.length >= 8) {
+      const n = prepared.examples.length;
+      const held = Math.max(1, Math.round(n * HOLDOUT_FRACTION));
+      trainExamples = prepared.examples.slice(0, n - held - SLICE_GAP);
+      validation.push(...prepared.examples.slice(n - held).map((x) => ({ x, label })));
+      opts.log(`${name}: one volume: ${trainExamples.length} training slices, the last ${held} held out after a gap of ${SLICE_GAP} (its intensity landmarks were fitted on the whole volume)`);
+    } else {
+      opts.log(`${name}: one volume and too few slices to hold any out: no validation`);
+    }
+    train.push(...trainExamples.map((x) => ({ x, label })));
+    for (const line of prepared.report) opts.log(line);
+  }
+  const p = first!;
+  const spatialSpacing = p.spacing;
+  return {
+    train: exampleSet(p.shape, train),
+    validation: validation.length ? exampleSet(p.shape, validation) : undefined,
+    model: labels.length ? { numClasses: labels.length } : {},
+    meta: {
+      ...(labels.length ? { labels } : {}),
+      ...(p.modality ? { modality: p.modality as ExportMeta['modality'] } : {}),
+      data: { shape: p.shape, channels: 1, spacing: spatialSpacing, intensity: p.mapping },
+    },
+  };
+}
+
+/** The preprocessing a preset implies: its grid, and its intensity mapping's kind. */
+function defaultPipeline(presetName: string): PipelineConfigInput {
+  const preset = getPreset(presetName);
+  const { shape, intensity } = preset.meta.data;
+  const kind = intensity.kind;
+  return {
+    target: { shape: shape as [number, number] },
+    intensity: kind === 'hu-window' ? { kind, level: intensity.level, width: intensity.width } : kind === 'linear' ? { kind, low: intensity.low, high: intensity.high } : { kind: 'nyul' },
+    ...preset.data,
+  } as PipelineConfigInput;
+}
