@@ -11,8 +11,10 @@
 // The intensity mapping is fitted on the training volumes only and applied
 // to the held-out ones (with a one-volume slab split, the Nyul landmarks see
 // the whole volume: said in the log).
+import { stat } from 'node:fs/promises';
 import type { IntensityMapping } from '../shared/intensity.ts';
 import { readDataset, type OnBadFile } from './data/index.ts';
+import { errorText, ReadError } from './data/types.ts';
 import type { ExportMeta } from './export.ts';
 import { prepareCached, type PipelineConfigInput, type Prepared } from './preprocess/pipeline.ts';
 import { getPreset } from './presets.ts';
@@ -52,6 +54,12 @@ export async function prepareTrainingData(
   opts: { onBadFile: OnBadFile; log: (line: string) => void },
 ): Promise<TrainingData> {
   const parsed = parseDataEntries(entries);
+  // Checked first: the cache key stats every input.
+  for (const { path } of parsed) {
+    await stat(path).catch((e: unknown) => {
+      throw new ReadError(path, `no such file or folder (${errorText(e)})`);
+    });
+  }
   const labels = [...new Set(parsed.map((p) => p.label).filter((l): l is string => l !== undefined))];
   const pipeline = { ...defaultPipeline(config.preset), ...config.data } as PipelineConfigInput;
   const groups = labels.length ? labels.map((l) => parsed.filter((p) => p.label === l).map((p) => p.path)) : [parsed.map((p) => p.path)];

@@ -1,0 +1,113 @@
+// medsynth train / export end to end on real MRI slices (small fixtures
+// derived from ../shared/data, see test/fixtures/README.md): train a tiny
+// preset, resume it, export int8, and sample the result with the sampler CLI.
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { decode } from 'fast-png';
+import { writeFile } from 'node:fs/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../../sampler/cli.ts';
+
+const FIXTURES = new URL('../fixtures/nifti/', import.meta.url).pathname;
+const HUMAN = join(FIXTURES, 'ch2bet-24x28x20-uint8.nii.gz');
+const MACAQUE = join(FIXTURES, 'inia19-21x26x16-float32-be.nii.gz');
+
+let root: string;
+let config: string;
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'medsynth-train-'));
+  process.env.MEDSYNTH_CACHE_DIR = join(root, 'cache');
+  config = join(root, 'tiny.json');
+  // brain-mri-2d-64 shrunk to 16x16 slices at 12 mm and a tiny UNet, so a few steps take seconds.
+  await writeFile(
+    config,
+    JSON.stringify({
+      preset: 'brain-mri-2d-64',
+      model: { baseChannels: 8, channelMult: [1, 2], groups: 4, heads: 2, attentionLevels: [1] },
+      meta: { name: 'tiny-brain', sampler: { name: 'ddim', steps: 3 } },
+      train: { steps: 6, batchSize: 2, checkpointEvery: 3, validateEvery: 3, logEvery: 1, previewEvery: 6, validationBatches: 1 },
+      data: { target: { shape: [16, 16], spacing: [12, 12] } },
+    }),
+  );
+});
+afterAll(async () => {
+  delete process.env.MEDSYNTH_CACHE_DIR;
+  await rm(root, { recursive: true, force: true });
+});
+
+async function cli(...argv: string[]) {
+  const log: string[] = [];
+  const err: string[] = [];
+  const code = await main(argv, (s) => log.push(s), (s) => err.push(s));
+  return { code, log, err };
+}
+
+const jsonLines = async (path: string) => (await readFile(path, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+
+describe('medsynth train / export', () => {
+  it('trains on real MRI slices, resumes, exports int8, and the sampler draws from it', async () => {
+    const run = join(root, 'run');
+    const first = await cli('train', '--config', config, '--data', HUMAN, '--out', run, '--backend', 'wasm', '--quiet');
+    expect(first.err).toEqual([]);
+    expect(first.code).toBe(0);
+    expect(first.log.join('\n')).toMatch(/held out/);
+    const metrics = await jsonLines(join(run, 'metrics.jsonl'));
+    expect(metrics.filter((m) => typeof m.loss === 'number').map((m) => m.step)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(metrics.filter((m) => m.validation).map((m) => m.step)).toEqual([3, 6]);
+    expect((await stat(join(run, 'previews', 'step-000006.png'))).size).toBeGreaterThan(0);
+
+    // The second run finds the preprocessed slices in the cache.
+    const resumed = await cli('train', '--resume', '--out', run, '--set', 'train.steps=8', '--backend', 'wasm', '--quiet');
+    expect(resumed.err).toEqual([]);
+    expect(resumed.log.join('\n')).toMatch(/resuming .* at step 6 of 8/);
+    expect(resumed.log.join('\n')).toMatch(/cache for the data: hit/);
+    expect((await jsonLines(join(run, 'metrics.jsonl'))).filter((m) => typeof m.loss === 'number').map((m) => m.step)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+
+    const model = join(root, 'model');
+    const exported = await cli('export', run, '--out', model, '--quantize', 'int8');
+    expect(exported.code).toBe(0);
+    const manifest = JSON.parse(await readFile(join(model, 'manifest.json'), 'utf8'));
+    expect(manifest).toMatchObject({ kind: 'ddpm-unet2d', modality: 'mri', quantization: 'int8', training: { steps: 8, weights: 'ema' } });
+    expect(manifest.data).toMatchObject({ shape: [16, 16], spacing: [12, 12], intensity: { kind: 'nyul' } });
+
+    const png = join(root, 'sample.png');
+    const sampled = await cli('sample', '--model', model, '--out', png, '--backend', 'wasm', '--quiet', '--seed', '3');
+    expect(sampled.err).toEqual([]);
+    const image = decode(await readFile(png));
+    expect([image.width, image.height]).toEqual([16, 16]);
+  });
+
+  it('labels data sources for classifier-free guidance', async () => {
+    const run = join(root, 'labelled');
+    const r = await cli('train', '--config', config, '--data', `human=${HUMAN}`, '--data', `macaque=${MACAQUE}`, '--out', run, '--set', 'train.steps=2', '--set', 'train.previewEvery=0', '--backend', 'wasm', '--quiet');
+    expect(r.err).toEqual([]);
+    const model = join(root, 'labelled-model');
+    expect((await cli('export', run, '--out', model)).code).toBe(0);
+    const manifest = JSON.parse(await readFile(join(model, 'manifest.json'), 'utf8'));
+    expect(manifest.labels).toEqual(['human', 'macaque']);
+    expect(manifest.model.numClasses).toBe(2);
+    const out = join(root, 'macaque.png');
+    expect((await cli('sample', '--model', model, '--out', out, '--label', 'macaque', '--guidance', '2', '--backend', 'wasm', '--quiet')).code).toBe(0);
+  });
+
+  it('bad requests exit 2 with one line naming the problem', async () => {
+    const cases: [string[], RegExp][] = [
+      [['train', '--config', config, '--out', join(root, 'x')], /--data: at least one file or folder is required/],
+      [['train', '--config', 'brain-mri-9d', '--data', HUMAN, '--out', join(root, 'x')], /--config: expected a preset \(brain-mri-2d-64, .*\) or a \.json file, got "brain-mri-9d"/],
+      [['train', '--config', config, '--data', HUMAN, '--out', join(root, 'x'), '--set', 'train.lr=-1'], /config\.train|train\.lr/],
+      [['train', '--config', config, '--data', HUMAN, '--out', join(root, 'x'), '--set', '__proto__.x=1'], /--set: bad field path/],
+      [['train', '--config', config, '--data', join(root, 'missing.nii.gz'), '--out', join(root, 'x')], /missing\.nii\.gz: no such file or folder/],
+      [['train', '--config', config, '--data', HUMAN, '--out', join(root, 'run')], /already holds a run: use --resume/],
+      [['train', '--resume', '--out', join(root, 'nothing-here')], /holds no training checkpoint to resume/],
+      [['export', join(root, 'nothing-here'), '--out', join(root, 'y')], /nothing-here.*manifest\.json/],
+      [['export', join(root, 'run'), '--out', join(root, 'y'), '--quantize', 'int4'], /--quantize: expected int8, fp16 or fp32, got "int4"/],
+    ];
+    for (const [argv, message] of cases) {
+      const r = await cli(...argv, ...(argv[0] === 'train' ? ['--backend', 'cpu', '--quiet'] : []));
+      expect(r.code, argv.join(' ')).toBe(2);
+      expect(r.err, argv.join(' ')).toHaveLength(1);
+      expect(r.err[0]).toMatch(message);
+    }
+  });
+});
