@@ -38,6 +38,20 @@ export const PRESETS: Record<string, Preset> = {
     data: { target: { shape: [64, 64], spacing: [2.75, 2.75] }, modality: 'mri', intensity: { kind: 'nyul' } },
     train: brainTrain,
   },
+  'tiny-mri-2d-16': {
+    description: 'A tiny DDPM UNet2D on 16x16 axial MRI slices at 12 mm: trains in seconds on a CPU (demos, tests)',
+    kind: 'ddpm-unet2d',
+    model: { baseChannels: 8, channelMult: [1, 2], groups: 4, heads: 2, attentionLevels: [1] },
+    meta: {
+      name: 'tiny-mri-2d-16',
+      modality: 'mri',
+      schedule: { kind: 'cosine', T: 300 },
+      sampler: { name: 'ddim', steps: 10 },
+      data: { shape: [16, 16], channels: 1, spacing: [12, 12], intensity: mri8bit },
+    },
+    data: { target: { shape: [16, 16], spacing: [12, 12] }, modality: 'mri', intensity: { kind: 'nyul' } },
+    train: { ...brainTrain, batchSize: 4, steps: 40, lr: 1e-3, warmup: 5, checkpointEvery: 20, validateEvery: 20 },
+  },
   'head-ct-2d-64': {
     description: 'DDPM, UNet2D, 64x64 axial head CT slices in a brain window',
     kind: 'ddpm-unet2d',

@@ -19,15 +19,13 @@ beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'medsynth-train-'));
   process.env.MEDSYNTH_CACHE_DIR = join(root, 'cache');
   config = join(root, 'tiny.json');
-  // brain-mri-2d-64 shrunk to 16x16 slices at 12 mm and a tiny UNet, so a few steps take seconds.
+  // The tiny preset through a config file, with fewer steps so the test takes seconds.
   await writeFile(
     config,
     JSON.stringify({
-      preset: 'brain-mri-2d-64',
-      model: { baseChannels: 8, channelMult: [1, 2], groups: 4, heads: 2, attentionLevels: [1] },
+      preset: 'tiny-mri-2d-16',
       meta: { name: 'tiny-brain', sampler: { name: 'ddim', steps: 3 } },
       train: { steps: 6, batchSize: 2, checkpointEvery: 3, validateEvery: 3, logEvery: 1, previewEvery: 6, validationBatches: 1 },
-      data: { target: { shape: [16, 16], spacing: [12, 12] } },
     }),
   );
 });
@@ -94,7 +92,7 @@ describe('medsynth train / export', () => {
   it('bad requests exit 2 with one line naming the problem', async () => {
     const cases: [string[], RegExp][] = [
       [['train', '--config', config, '--out', join(root, 'x')], /--data: at least one file or folder is required/],
-      [['train', '--config', 'brain-mri-9d', '--data', HUMAN, '--out', join(root, 'x')], /--config: expected a preset \(brain-mri-2d-64, .*\) or a \.json file, got "brain-mri-9d"/],
+      [['train', '--config', 'brain-mri-9d', '--data', HUMAN, '--out', join(root, 'x')], /--config: expected a preset \(brain-mri-2d-64, .*tiny-mri-2d-16.*\) or a \.json file, got "brain-mri-9d"/],
       [['train', '--config', config, '--data', HUMAN, '--out', join(root, 'x'), '--set', 'train.lr=-1'], /config\.train|train\.lr/],
       [['train', '--config', config, '--data', HUMAN, '--out', join(root, 'x'), '--set', '__proto__.x=1'], /--set: bad field path/],
       [['train', '--config', config, '--data', join(root, 'missing.nii.gz'), '--out', join(root, 'x')], /missing\.nii\.gz: no such file or folder/],

@@ -1,12 +1,17 @@
 // The trainer: a tiny model overfits a fixed batch, a resumed run equals an
-// uninterrupted one exactly, steps free their tensors, and exported EMA
-// weights sample exactly like the training-time model.
+// uninterrupted one exactly (2D, 3D and VDM), steps free their tensors,
+// exported EMA weights sample exactly like the training-time model, and a
+// run stops cleanly on a signal.
 import * as tf from '@tensorflow/tfjs-core';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { memorySource } from '../../shared/checkpoint/index.ts';
 import { loadModel } from '../../sampler/load.ts';
 import { generate } from '../../sampler/generate.ts';
 import { exportCheckpoint } from '../../trainer/export.ts';
+import { runCheckpoint, runTraining } from '../../trainer/run.ts';
 import { Trainer, type ExampleSet, type TrainSpec } from '../../trainer/trainer.ts';
 import { useBackend } from '../backends.ts';
 
@@ -28,6 +33,12 @@ const DDPM: TrainSpec = {
   model: { baseChannels: 8, channelMult: [1, 2], groups: 4, heads: 2, numClasses: 2 },
   meta: { ...meta({ kind: 'cosine', T: 100 }, { name: 'ddim', steps: 4 }), labels: ['even', 'odd'] },
 };
+const DDPM3D: TrainSpec = {
+  kind: 'ddpm-unet3d',
+  model: { baseChannels: 8, channelMult: [1, 2], groups: 4, heads: 2, depth: 2 },
+  meta: { ...meta({ kind: 'linear', T: 50 }, { name: 'ddim', steps: 4 }), data: { shape: [2, H, H], channels: 1, spacing: [2, 1, 1], intensity: { kind: 'linear' as const, low: 0, high: 255, unit: '' } } },
+};
+const VOLUMES: ExampleSet = { shape: [2, H, H, 1], size: 2, get: (i) => ({ x: Float32Array.from({ length: 2 * H * H }, (_, j) => IMAGES[(i + j) % 4][j % (H * H)]) }) };
 const VDM: TrainSpec = {
   kind: 'vdm',
   model: { embeddingDim: 8, nLayers: 1, groups: 4 },
@@ -60,20 +71,20 @@ describe('trainer', () => {
 
   it.each(['cpu', 'wasm'] as const)('resume on %s: 2 + save/load + 2 steps equals 4 steps, bit for bit', async (backend) => {
     await useBackend(backend);
-    for (const spec of [DDPM, VDM]) {
-      const config = { batchSize: 2, accumulate: 2, lr: 1e-3, warmup: 2, steps: 4, pUncond: 0.5, seed: 5 };
+    for (const [spec, data] of [[DDPM, DATA], [DDPM3D, VOLUMES], [VDM, DATA]] as const) {
+      const config = { batchSize: 2, accumulate: 2, lr: 1e-3, warmup: 2, steps: 4, pUncond: 0.5, seed: 5, flip: ['W' as const] };
       const straight = Trainer.create(spec, config);
-      for (let s = 0; s < 4; s++) straight.trainStep(DATA);
+      for (let s = 0; s < 4; s++) straight.trainStep(data);
 
       const first = Trainer.create(spec, config);
-      first.trainStep(DATA);
-      first.trainStep(DATA);
+      first.trainStep(data);
+      first.trainStep(data);
       const files = await first.save();
       first.dispose();
       const resumed = await Trainer.load(memorySource(files, 'run/checkpoint'));
       expect(resumed.step).toBe(2);
-      resumed.trainStep(DATA);
-      resumed.trainStep(DATA);
+      resumed.trainStep(data);
+      resumed.trainStep(data);
 
       for (const [name, p] of straight.params) {
         expect(Array.from(resumed.params.get(name)!.dataSync()), `${spec.kind} ${name}`).toEqual(Array.from(p.dataSync()));
@@ -118,5 +129,30 @@ describe('trainer', () => {
     expect(Array.from(fromCheckpoint.images[1].data)).toEqual(Array.from(inMemory.images[1].data));
     loaded.dispose();
     tr.dispose();
+  });
+});
+
+describe('runTraining', () => {
+  it('stops on the signal between steps, saves the state, and a resumed run finishes the job', async () => {
+    await useBackend('cpu');
+    const dir = await mkdtemp(join(tmpdir(), 'medsynth-run-'));
+    try {
+      const config = { batchSize: 2, steps: 5, checkpointEvery: 0, validateEvery: 0 };
+      const tr = Trainer.create(DDPM, config);
+      const ctrl = new AbortController();
+      const result = await runTraining(tr, DATA, undefined, dir, { signal: ctrl.signal, onStep: (m) => m.step === 2 && ctrl.abort() });
+      expect(result).toEqual({ interrupted: true });
+      expect(tr.step).toBe(2);
+      tr.dispose();
+      const resumed = await Trainer.load(runCheckpoint(dir));
+      expect(resumed.step).toBe(2);
+      expect(await runTraining(resumed, DATA, undefined, dir)).toEqual({ interrupted: false });
+      expect(resumed.step).toBe(5);
+      const logged = (await readFile(join(dir, 'metrics.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l).step);
+      expect(logged).toEqual([5]); // logEvery 10: only the last step of the run is logged
+      resumed.dispose();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
