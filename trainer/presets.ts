@@ -70,7 +70,9 @@ export const PRESETS: Record<string, Preset> = {
   'brain-mri-3d-32': {
     description: 'DDPM, UNet3D (3x3x1 convs, spatial + depth attention), 32^3 T1 MRI volumes',
     kind: 'ddpm-unet3d',
-    model: { baseChannels: 16, channelMult: [1, 2, 2], numResBlocks: 1, depth: 32 },
+    // Attention at the lowest level (8 x 8) only: at 32 x 32 a spatial attention map is 1024^2 per
+    // slice and head (1 GiB of scores at batch 2), and at 16 x 16 training still exhausts the wasm heap.
+    model: { baseChannels: 16, channelMult: [1, 2, 2], numResBlocks: 1, depth: 32, attentionLevels: [2] },
     meta: {
       name: 'brain-mri-3d-32',
       modality: 'mri',
@@ -79,7 +81,7 @@ export const PRESETS: Record<string, Preset> = {
       data: { shape: [32, 32, 32], channels: 1, spacing: [2, 2, 2], intensity: mri8bit },
     },
     data: { target: { shape: [32, 32, 32], spacing: [5.5, 5.5, 5.5] }, modality: 'mri', intensity: { kind: 'nyul' } },
-    train: { ...brainTrain, batchSize: 2 },
+    train: { ...brainTrain, batchSize: 1, accumulate: 2 },
   },
   'cxr-vdm-64': {
     description: 'VDM with a learned schedule, 64x64 chest X-rays',
@@ -94,7 +96,9 @@ export const PRESETS: Record<string, Preset> = {
     },
     // No flips: a mirrored chest X-ray shows the heart on the wrong side.
     data: { modality: 'xray' },
-    train: { batchSize: 8, lr: 2e-4, warmup: 100 },
+    // The score network keeps full resolution, so its middle attention spans 4096 tokens:
+    // batches of 2 keep the scores (and their gradients) inside the wasm heap.
+    train: { batchSize: 2, accumulate: 4, lr: 2e-4, warmup: 100 },
   },
   'cxr-vdm-256': {
     description: "VDM with a learned schedule, 256x256 chest X-rays (Medical VDM's setting)",

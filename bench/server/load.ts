@@ -15,7 +15,7 @@ import { parseBackendName } from '../../sampler/backend.ts';
 import { writeCheckpointFolder } from '../../sampler/node/checkpoint-folder.ts';
 import { tinyCheckpointFiles } from '../../test/worker/fixtures.ts';
 import { EXPECTED_STATUSES, runOnce, type RunResult, type RunSettings, type Scenario } from './run.ts';
-import { median, round1 } from './stats.ts';
+import { median, round1 } from '../common/stats.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 

@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { BackendName } from '../../sampler/backend.ts';
 import type { ServerConfigInput } from '../../worker/config.ts';
 import { startServer } from '../../worker/node.ts';
-import { mean, percentile, round1 } from './stats.ts';
+import { mean, percentile, round1 } from '../common/stats.ts';
 
 export interface Scenario {
   name: string;
