@@ -26,7 +26,9 @@ async function register(name: BackendName): Promise<void> {
           await import(pkg);
           return;
         } catch (e) {
-          errors.push(`${pkg}: ${firstLine(e)}`);
+          // Usually absent: optional dependencies dropped when libtensorflow could not be downloaded.
+          const absent = (e as { code?: string }).code === 'ERR_MODULE_NOT_FOUND' && String((e as Error).message).includes(pkg);
+          errors.push(`${pkg}: ${absent ? 'not installed' : firstLine(e)}`);
         }
       }
       throw new Error(errors.join('; '));
