@@ -1,7 +1,5 @@
 // The `medsynth` command line. Bad arguments or inputs print one line and
 // exit 2; other failures exit 1; stack traces only with --verbose.
-import { mkdir, rename, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
@@ -13,6 +11,7 @@ import { encodeByExtension, outputFormat } from './encode/index.ts';
 import { generate, planGeneration } from './generate.ts';
 import { loadModel, resolveSource } from './load.ts';
 import { inspectCheckpoint } from './inspect.ts';
+import { writeFileAtomic } from './node/atomic-file.ts';
 import { writeCheckpointFolder } from './node/checkpoint-folder.ts';
 import { PRESETS } from '../trainer/presets.ts';
 import { untrainedCheckpoint } from '../trainer/untrained.ts';
@@ -63,14 +62,6 @@ function num(name: string, v: string | undefined): number | undefined {
   const n = Number(v);
   if (v.trim() === '' || !Number.isFinite(n)) throw new UsageError(`--${name} must be a number, got "${v}"`);
   return n;
-}
-
-/** Writes through a temp file and rename, so a crash never leaves a partial output. */
-async function writeAtomic(path: string, bytes: Uint8Array): Promise<void> {
-  await mkdir(dirname(path) || '.', { recursive: true });
-  const tmp = `${path}.${process.pid}.tmp`;
-  await writeFile(tmp, bytes);
-  await rename(tmp, path);
 }
 
 function progressBar(quiet: boolean, label: string) {
@@ -155,7 +146,7 @@ async function sample(args: string[], log: (s: string) => void): Promise<void> {
     }
     const images = result.images;
     const bytes = asUsage(`--out ${out}: `, () => encodeByExtension(out, images));
-    await writeAtomic(out, bytes);
+    await writeFileAtomic(out, bytes);
     log(`wrote ${out}: ${result.images.length} image(s), ${result.sampler} ${result.steps} steps, seed ${result.seed}, backend ${result.backend}`);
   } finally {
     model.dispose();

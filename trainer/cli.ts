@@ -1,16 +1,17 @@
 // `medsynth train` and `medsynth export`: thin wiring of the run config, the
 // data pipeline, the Trainer and the run loop. Loaded lazily by the CLI.
-import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import { ConfigError } from '../shared/config.ts';
 import { parseBackendName, selectBackend } from '../sampler/backend.ts';
+import { writeFileAtomic } from '../sampler/node/atomic-file.ts';
 import { writeCheckpointFolder } from '../sampler/node/checkpoint-folder.ts';
 import { parseOnBadFile } from './data/index.ts';
 import { prepareTrainingData } from './dataset.ts';
 import { exportCheckpoint } from './export.ts';
-import { loadRunConfig, trainSettings, trainSpec, type RunConfig } from './run-config.ts';
+import { applyOverrides, loadRunConfig, trainSettings, trainSpec, type RunConfig } from './run-config.ts';
 import { RUN_FILES, runCheckpoint, runTraining } from './run.ts';
 import { Trainer } from './trainer.ts';
 
@@ -26,12 +27,6 @@ async function exists(path: string): Promise<boolean> {
     () => true,
     () => false,
   );
-}
-
-async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
-  const tmp = `${path}.${process.pid}.tmp`;
-  await writeFile(tmp, `${JSON.stringify(value, null, 2)}\n`);
-  await rename(tmp, path);
 }
 
 export async function train(args: string[], log: (s: string) => void): Promise<void> {
@@ -62,32 +57,31 @@ export async function train(args: string[], log: (s: string) => void): Promise<v
   log(`backend: ${backend.name}${backend.skipped.length ? ` (skipped ${backend.skipped.join('; ')})` : ''}`);
 
   let record: RunRecord;
-  let trainer: Trainer;
+  let resumed: Trainer | undefined;
   const checkpointDir = join(out, RUN_FILES.checkpoint);
   if (values.resume) {
     if (!(await exists(join(checkpointDir, 'manifest.json')))) throw new ConfigError('--resume', `${out} holds no training checkpoint to resume`);
     record = JSON.parse(await readFile(join(out, RUN_JSON), 'utf8')) as RunRecord;
     if (values.config) throw new ConfigError('--config', 'a resumed run keeps its config; change settings with --set train.<field>=value');
-    const trainOverrides = sets.filter((s) => s.startsWith('train.')).map((s) => s.slice('train.'.length));
-    if (trainOverrides.length !== sets.length) throw new ConfigError('--set', 'a resumed run can change only train.* settings');
-    const overrides = Object.fromEntries(trainOverrides.map((s) => [s.slice(0, s.indexOf('=')), JSON.parse(s.slice(s.indexOf('=') + 1))]));
-    trainer = await Trainer.load(runCheckpoint(out), overrides);
+    if (!sets.every((s) => s.startsWith('train.'))) throw new ConfigError('--set', 'a resumed run can change only train.* settings');
+    const overrides = applyOverrides({}, sets).train as Record<string, unknown> | undefined;
+    resumed = await Trainer.load(runCheckpoint(out), overrides);
     if (values.data?.length) record.data = values.data;
-    log(`resuming ${out} at step ${trainer.step} of ${trainer.config.steps}`);
+    log(`resuming ${out} at step ${resumed.step} of ${resumed.config.steps}`);
   } else {
     if (!values.config) throw new ConfigError('--config', 'a preset name or a .json file is required');
     if (!values.data?.length) throw new ConfigError('--data', 'at least one file or folder is required');
     if (await exists(join(checkpointDir, 'manifest.json'))) throw new ConfigError('--out', `${out} already holds a run: use --resume, or another --out`);
     record = { config: await loadRunConfig(values.config, sets), data: values.data };
-    trainer = undefined as unknown as Trainer; // created once the data (labels, spacing) is known
   }
 
   const data = await prepareTrainingData(record.data, record.config, { onBadFile, log });
-  if (!values.resume) {
+  let trainer = resumed;
+  if (!trainer) {
+    // A new run: the data decides the labels, spacing and intensity mapping.
     const spec = trainSpec(record.config);
     trainer = Trainer.create({ ...spec, model: { ...spec.model, ...data.model }, meta: { ...spec.meta, ...data.meta } }, trainSettings(record.config));
-    await mkdir(out, { recursive: true });
-    await writeJsonAtomic(join(out, RUN_JSON), record);
+    await writeFileAtomic(join(out, RUN_JSON), `${JSON.stringify(record, null, 2)}\n`);
   }
   log(`training ${trainer.spec.kind} "${trainer.spec.meta.name}": ${data.train.size} examples, ${data.validation?.size ?? 0} held out, ${trainer.config.steps} steps`);
 

@@ -18,6 +18,10 @@ export interface Preset {
 
 // CPU-sized training defaults; brains are near-symmetric, so left-right flips are plausible.
 const brainTrain = { batchSize: 8, lr: 2e-4, warmup: 100, flip: ['W'] };
+/** The 64x64 slice UNet the MRI and CT presets share. */
+const unet2d64 = { baseChannels: 32, channelMult: [1, 2, 2], numResBlocks: 1, attentionLevels: [2] };
+/** Medical Diffusion's schedule (cosine, T = 300), sampled in 20 DPM-Solver++ steps. */
+const ddpmCosine = { schedule: { kind: 'cosine', T: 300 }, sampler: { name: 'dpm-solver++', steps: 20 } };
 
 const mri8bit = { kind: 'linear', low: 0, high: 255, unit: '' } as const;
 
@@ -25,13 +29,11 @@ export const PRESETS: Record<string, Preset> = {
   'brain-mri-2d-64': {
     description: 'DDPM, UNet2D, 64x64 axial T1 MRI slices',
     kind: 'ddpm-unet2d',
-    model: { baseChannels: 32, channelMult: [1, 2, 2], numResBlocks: 1, attentionLevels: [2] },
+    model: unet2d64,
     meta: {
       name: 'brain-mri-2d-64',
       modality: 'mri',
-      // Medical Diffusion's schedule (cosine, T = 300); sampled in 20 DPM-Solver++ steps.
-      schedule: { kind: 'cosine', T: 300 },
-      sampler: { name: 'dpm-solver++', steps: 20 },
+      ...ddpmCosine,
       data: { shape: [64, 64], channels: 1, spacing: [1, 1], intensity: mri8bit },
     },
     // Axial slices at 2.75 mm fit an adult brain (~140 x 170 mm) in 64 x 64.
@@ -55,12 +57,11 @@ export const PRESETS: Record<string, Preset> = {
   'head-ct-2d-64': {
     description: 'DDPM, UNet2D, 64x64 axial head CT slices in a brain window',
     kind: 'ddpm-unet2d',
-    model: { baseChannels: 32, channelMult: [1, 2, 2], numResBlocks: 1, attentionLevels: [2] },
+    model: unet2d64,
     meta: {
       name: 'head-ct-2d-64',
       modality: 'ct',
-      schedule: { kind: 'cosine', T: 300 },
-      sampler: { name: 'dpm-solver++', steps: 20 },
+      ...ddpmCosine,
       data: { shape: [64, 64], channels: 1, spacing: [1, 1], intensity: { kind: 'hu-window', level: 40, width: 400 } },
     },
     // A head (~200 mm across) at 4 mm in 64 x 64.
@@ -76,8 +77,7 @@ export const PRESETS: Record<string, Preset> = {
     meta: {
       name: 'brain-mri-3d-32',
       modality: 'mri',
-      schedule: { kind: 'cosine', T: 300 },
-      sampler: { name: 'dpm-solver++', steps: 20 },
+      ...ddpmCosine,
       data: { shape: [32, 32, 32], channels: 1, spacing: [2, 2, 2], intensity: mri8bit },
     },
     data: { target: { shape: [32, 32, 32], spacing: [5.5, 5.5, 5.5] }, modality: 'mri', intensity: { kind: 'nyul' } },

@@ -4,12 +4,13 @@
 //   <run>/checkpoint/      the whole training state (Trainer.save), replaced atomically
 //   <run>/metrics.jsonl    one JSON object per logged step or validation
 //   <run>/previews/        step-000200.png: samples from the EMA weights
-import { appendFile, mkdir, rename, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { memorySource } from '../shared/checkpoint/index.ts';
 import { encodeMontagePng } from '../sampler/encode/index.ts';
 import { generate } from '../sampler/generate.ts';
 import { loadModel } from '../sampler/load.ts';
+import { writeFileAtomic } from '../sampler/node/atomic-file.ts';
 import { writeCheckpointFolder } from '../sampler/node/checkpoint-folder.ts';
 import { folderSource } from '../sampler/node/folder-source.ts';
 import { exportCheckpoint } from './export.ts';
@@ -29,12 +30,6 @@ export interface RunHooks {
 /** The training checkpoint of a run, loaded to continue or export. */
 export function runCheckpoint(runDir: string) {
   return folderSource(join(runDir, RUN_FILES.checkpoint));
-}
-
-async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
-  const tmp = `${path}.${process.pid}.tmp`;
-  await writeFile(tmp, bytes);
-  await rename(tmp, path);
 }
 
 /** Samples a few images with the EMA weights through the real export + load path. */
