@@ -7,6 +7,7 @@
 // 7e-3 of the intensity range between cpu and wasm after 5 steps).
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
+import { labelData } from '../shared/checkpoint/index.ts';
 import { ConfigError, forField, parseConfig } from '../shared/config.ts';
 import { realRange, realUnit, toRealUnits } from '../shared/intensity.ts';
 import { Rng } from '../shared/rng.ts';
@@ -100,7 +101,9 @@ export async function generate(
   const plan = planGeneration(m, options);
   const { sampler, steps, grid, label, nullLabel, guidance } = plan;
 
-  const { shape: spatial, channels, spacing: voxelSpacing, intensity } = m.manifest.data;
+  const { shape: spatial, channels } = m.manifest.data;
+  // The class's own modality, spacing and units when classes differ (the null label has none).
+  const { modality, spacing: voxelSpacing, intensity } = labelData(m.manifest, label === nullLabel ? undefined : label);
   const imageSize = spatial.reduce((a, b) => a * b, 1) * channels;
   const batches: number[][] = [];
   for (let i = 0; i < plan.count; i += plan.batchSize) batches.push(Array.from({ length: Math.min(plan.batchSize, plan.count - i) }, (_, j) => i + j));
@@ -156,7 +159,7 @@ export async function generate(
         data: toRealUnits(data.subarray(j * imageSize, (j + 1) * imageSize) as Float32Array, intensity),
         shape: [...spatial, channels],
         spacing: [...voxelSpacing],
-        modality: m.manifest.modality,
+        modality,
         unit: realUnit(intensity),
         range: realRange(intensity),
       });

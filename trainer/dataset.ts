@@ -10,15 +10,18 @@
 //   - a single 3D volume cannot be split: no validation, and the log says so.
 // The intensity mapping is fitted on the training volumes only and applied
 // to the held-out ones (with a one-volume slab split, the Nyul landmarks see
-// the whole volume: said in the log).
+// the whole volume: said in the log). Each class gets its own preprocessing
+// (`dataByLabel` merged over `data`) and its own fitted mapping, recorded in
+// the manifest's `data.perLabel`, so one model can hold CT in HU beside MRI.
 import { stat } from 'node:fs/promises';
-import type { IntensityMapping } from '../shared/intensity.ts';
+import type { LabelData } from '../shared/checkpoint/index.ts';
+import { ConfigError } from '../shared/config.ts';
 import { readDataset, type OnBadFile } from './data/index.ts';
 import { errorText, ReadError } from './data/types.ts';
 import type { ExportMeta } from './export.ts';
 import { prepareCached, type PipelineConfigInput, type Prepared } from './preprocess/pipeline.ts';
 import { getPreset } from './presets.ts';
-import type { RunConfig } from './run-config.ts';
+import { deepMerge, trainSpec, type RunConfig } from './run-config.ts';
 import type { ExampleSet } from './trainer.ts';
 
 export interface TrainingData {
@@ -62,11 +65,17 @@ export async function prepareTrainingData(
   }
   const labels = [...new Set(parsed.map((p) => p.label).filter((l): l is string => l !== undefined))];
   const pipeline = { ...defaultPipeline(config.preset), ...config.data } as PipelineConfigInput;
+  for (const l of Object.keys(config.dataByLabel)) {
+    if (!labels.includes(l)) throw new ConfigError(`config.dataByLabel.${l}`, `no --data entry has label "${l}" (labels: ${labels.join(', ') || 'none'})`);
+  }
+  const pipelineOf = (label?: string): PipelineConfigInput =>
+    label !== undefined && Object.hasOwn(config.dataByLabel, label) ? (deepMerge(pipeline as Record<string, unknown>, config.dataByLabel[label]) as PipelineConfigInput) : pipeline;
   const groups = labels.length ? labels.map((l) => parsed.filter((p) => p.label === l).map((p) => p.path)) : [parsed.map((p) => p.path)];
 
   const train: { x: Float32Array; label?: number }[] = [];
   const validation: { x: Float32Array; label?: number }[] = [];
-  let mapping: IntensityMapping | undefined;
+  const perLabel: LabelData[] = [];
+  const defaultModality = trainSpec(config).meta.modality;
   let first: Prepared | undefined;
   for (const [g, paths] of groups.entries()) {
     const label = labels.length ? g : undefined;
@@ -81,13 +90,14 @@ export async function prepareTrainingData(
     // Several entries: hold out the last one (a file or series folder, so whole volumes).
     const holdOut = paths.length > 1 ? paths[paths.length - 1] : undefined;
     const trainPaths = holdOut ? paths.slice(0, -1) : paths;
-    const prepared = await prepareCached(trainPaths, read(trainPaths), pipeline, { ...cacheLog, mapping });
-    mapping ??= prepared.mapping;
+    const groupPipeline = pipelineOf(label === undefined ? undefined : labels[label]);
+    const prepared = await prepareCached(trainPaths, read(trainPaths), groupPipeline, cacheLog);
     first ??= prepared;
+    perLabel.push({ modality: (prepared.modality as LabelData['modality'] | undefined) ?? defaultModality, spacing: prepared.spacing, intensity: prepared.mapping });
     if (prepared.shape.join() !== first.shape.join()) throw new Error(`--data: ${name} prepares to [${prepared.shape}], the first label to [${first.shape}]`);
     let trainExamples = prepared.examples;
     if (holdOut) {
-      const held = await prepareCached([holdOut], read([holdOut]), pipeline, { ...cacheLog, mapping: prepared.mapping });
+      const held = await prepareCached([holdOut], read([holdOut]), groupPipeline, { ...cacheLog, mapping: prepared.mapping });
       validation.push(...held.examples.map((x) => ({ x, label })));
       opts.log(`${name}: ${prepared.examples.length} training examples, ${held.examples.length} held out from ${holdOut}`);
     } else if (prepared.shape.length === 2 && prepared.examples.length >= 8) {
@@ -111,7 +121,7 @@ export async function prepareTrainingData(
     meta: {
       ...(labels.length ? { labels } : {}),
       ...(p.modality ? { modality: p.modality as ExportMeta['modality'] } : {}),
-      data: { shape: p.shape, channels: 1, spacing: spatialSpacing, intensity: p.mapping },
+      data: { shape: p.shape, channels: 1, spacing: spatialSpacing, intensity: p.mapping, ...(labels.length ? { perLabel } : {}) },
     },
   };
 }

@@ -5,7 +5,8 @@
 //     "model": { "baseChannels": 16 },              merged over the preset's model config
 //     "meta": { "sampler": { "steps": 25 } },       merged over the preset's manifest fields
 //     "train": { "steps": 500, "lr": 1e-3 },        trainer/config.ts
-//     "data": { ... } }                             preprocessing (trainer/preprocess)
+//     "data": { ... },                              preprocessing (trainer/preprocess)
+//     "dataByLabel": { "ct": { ... } } }            per class, merged over "data" (CT beside MRI)
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { ConfigError, parseConfig } from '../shared/config.ts';
@@ -18,6 +19,7 @@ const RunConfigSchema = z.strictObject({
   meta: z.record(z.string(), z.unknown()).default({}),
   train: z.record(z.string(), z.unknown()).default({}),
   data: z.record(z.string(), z.unknown()).default({}),
+  dataByLabel: z.record(z.string(), z.record(z.string(), z.unknown())).default({}),
 });
 export type RunConfig = z.infer<typeof RunConfigSchema>;
 

@@ -9,11 +9,12 @@ export {
   SHARD_FILE_RE,
   ShardSpecSchema,
   TensorSpecSchema,
+  labelData,
   parseManifest,
   shardFileName,
   validateManifest,
 } from './manifest.ts';
-export type { Manifest, ShardSpec, TensorSpec } from './manifest.ts';
+export type { LabelData, Manifest, ShardSpec, TensorSpec } from './manifest.ts';
 export {
   FP16_MAX,
   bytesToFloat32,

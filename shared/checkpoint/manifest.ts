@@ -5,7 +5,7 @@ import { CheckpointError } from './errors.ts';
 
 export const CHECKPOINT_FORMAT = 'medsynth-checkpoint';
 /** The version this code writes; it reads any 1.x (newer minors only add fields). */
-export const CHECKPOINT_VERSION = '1.0';
+export const CHECKPOINT_VERSION = '1.1';
 export const SUPPORTED_MAJOR = 1;
 
 export const MANIFEST_FILE = 'manifest.json';
@@ -18,6 +18,14 @@ export function shardFileName(index: number): string {
 
 const VERSION_RE = /^(\d+)\.(\d+)$/;
 const positiveInt = z.number().int().positive();
+const Modality = z.enum(['xray', 'mri', 'ct']);
+
+/** What one class of a conditional model is, when classes differ (CT in HU beside MRI on a Nyul scale). */
+const LabelDataSchema = z.object({
+  modality: Modality,
+  spacing: z.array(z.number().finite().positive()),
+  intensity: IntensityMappingSchema,
+});
 
 export const ShardSpecSchema = z.object({
   file: z.string().regex(SHARD_FILE_RE, 'must be a file name like weights-00000.msgpack'),
@@ -44,7 +52,7 @@ export const ManifestSchema = z
       }),
     name: z.string().min(1).max(200),
     kind: z.string().min(1).max(100),
-    modality: z.enum(['xray', 'mri', 'ct']),
+    modality: Modality,
     labels: z.array(z.string()).optional(),
     model: z.record(z.string(), z.unknown()),
     schedule: z.record(z.string(), z.unknown()),
@@ -59,6 +67,8 @@ export const ManifestSchema = z
       channels: positiveInt,
       spacing: z.array(z.number().finite().positive()),
       intensity: IntensityMappingSchema,
+      /** Since 1.1: per class, aligned with `labels`; absent means every class is described by the fields above. */
+      perLabel: z.array(LabelDataSchema).optional(),
     }),
     quantization: z.enum(['fp32', 'fp16', 'int8']),
     shards: z.array(ShardSpecSchema).min(1),
@@ -71,6 +81,17 @@ export const ManifestSchema = z
         code: 'custom',
         path: ['data', 'spacing'],
         message: `has ${m.data.spacing.length} entries but data.shape has ${m.data.shape.length}`,
+      });
+    }
+    const perLabel = m.data.perLabel;
+    if (perLabel) {
+      if (perLabel.length !== (m.labels?.length ?? 0)) {
+        ctx.addIssue({ code: 'custom', path: ['data', 'perLabel'], message: `has ${perLabel.length} entries but labels has ${m.labels?.length ?? 0}` });
+      }
+      perLabel.forEach((d, i) => {
+        if (d.spacing.length !== m.data.shape.length) {
+          ctx.addIssue({ code: 'custom', path: ['data', 'perLabel', i, 'spacing'], message: `has ${d.spacing.length} entries but data.shape has ${m.data.shape.length}` });
+        }
       });
     }
     const shardFiles = new Set<string>();
@@ -113,6 +134,13 @@ export const ManifestSchema = z
   });
 
 export type Manifest = z.infer<typeof ManifestSchema>;
+export type LabelData = z.infer<typeof LabelDataSchema>;
+
+/** Modality, spacing and intensity mapping of the images of class `label` (or of the model, for no label or the null label). */
+export function labelData(m: Manifest, label?: number): LabelData {
+  const own = label === undefined ? undefined : m.data.perLabel?.[label];
+  return own ?? { modality: m.modality, spacing: m.data.spacing, intensity: m.data.intensity };
+}
 export type ShardSpec = z.infer<typeof ShardSpecSchema>;
 export type TensorSpec = z.infer<typeof TensorSpecSchema>;
 

@@ -8,10 +8,12 @@ import { decode } from 'fast-png';
 import { writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../sampler/cli.ts';
+import { decodeNifti } from '../../trainer/data/nifti.ts';
 
 const FIXTURES = new URL('../fixtures/nifti/', import.meta.url).pathname;
 const HUMAN = join(FIXTURES, 'ch2bet-24x28x20-uint8.nii.gz');
 const MACAQUE = join(FIXTURES, 'inia19-21x26x16-float32-be.nii.gz');
+const CT = join(FIXTURES, 'cranium-ct-32x32x18-int16-scaled.nii.gz');
 
 let root: string;
 let config: string;
@@ -76,17 +78,42 @@ describe('medsynth train / export', () => {
     expect([image.width, image.height]).toEqual([16, 16]);
   });
 
-  it('labels data sources for classifier-free guidance', async () => {
+  it('labels data sources for classifier-free guidance, each class with its own preprocessing and units', async () => {
     const run = join(root, 'labelled');
-    const r = await cli('train', '--config', config, '--data', `human=${HUMAN}`, '--data', `macaque=${MACAQUE}`, '--out', run, '--set', 'train.steps=2', '--set', 'train.previewEvery=0', '--backend', 'wasm', '--quiet');
+    // CT beside MRI: the CT class gets a Hounsfield window and its own grid (dataByLabel).
+    const mixed = join(root, 'mixed.json');
+    await writeFile(
+      mixed,
+      JSON.stringify({
+        ...JSON.parse(await readFile(config, 'utf8')),
+        dataByLabel: { ct: { modality: 'ct', intensity: { kind: 'hu-window', level: 40, width: 400 }, target: { spacing: [14, 14] } } },
+      }),
+    );
+    const r = await cli('train', '--config', mixed, '--data', `human=${HUMAN}`, '--data', `macaque=${MACAQUE}`, '--data', `ct=${CT}`, '--out', run, '--set', 'train.steps=2', '--set', 'train.previewEvery=0', '--backend', 'wasm', '--quiet');
     expect(r.err).toEqual([]);
     const model = join(root, 'labelled-model');
     expect((await cli('export', run, '--out', model)).code).toBe(0);
     const manifest = JSON.parse(await readFile(join(model, 'manifest.json'), 'utf8'));
-    expect(manifest.labels).toEqual(['human', 'macaque']);
-    expect(manifest.model.numClasses).toBe(2);
+    expect(manifest.labels).toEqual(['human', 'macaque', 'ct']);
+    expect(manifest.model.numClasses).toBe(3);
+    expect(manifest.data.perLabel).toMatchObject([
+      { modality: 'mri', spacing: [12, 12], intensity: { kind: 'nyul' } },
+      { modality: 'mri', spacing: [12, 12], intensity: { kind: 'nyul' } },
+      { modality: 'ct', spacing: [14, 14], intensity: { kind: 'hu-window', level: 40, width: 400 } },
+    ]);
     const out = join(root, 'macaque.png');
     expect((await cli('sample', '--model', model, '--out', out, '--label', 'macaque', '--guidance', '2', '--backend', 'wasm', '--quiet')).code).toBe(0);
+    // A CT sample is written in HU on the CT class's grid.
+    const nii = join(root, 'ct.nii.gz');
+    expect((await cli('sample', '--model', model, '--out', nii, '--label', 'ct', '--backend', 'wasm', '--quiet')).code).toBe(0);
+    const volume = decodeNifti(await readFile(nii), nii);
+    expect(volume.spacing.slice(1)).toEqual([14, 14]); // [D, H, W]: one 2D slice
+    expect(Math.min(...volume.data)).toBeGreaterThanOrEqual(-160 - 1e-3);
+    expect(Math.max(...volume.data)).toBeLessThanOrEqual(240 + 1e-3);
+
+    const unknown = await cli('train', '--config', mixed, '--data', `human=${HUMAN}`, '--out', join(root, 'bad'), '--backend', 'cpu', '--quiet');
+    expect(unknown.code).toBe(2);
+    expect(unknown.err[0]).toMatch(/config\.dataByLabel\.ct: no --data entry has label "ct"/);
   });
 
   it('bad requests exit 2 with one line naming the problem', async () => {

@@ -209,6 +209,20 @@ describe('corrupted manifests', () => {
     await expectLoadError(files, MANIFEST, /shards\[\d+\]\.file: shard weights-00000\.msgpack is listed twice/);
   });
 
+  it('per-class data that does not match the labels or the data shape', async () => {
+    const entry = (m: Record<string, any>) => ({ modality: 'ct', spacing: m.data.spacing, intensity: { kind: 'hu-window', level: 40, width: 400 } });
+    let files = await withEdit((m) => {
+      m.labels = ['a', 'b'];
+      m.data.perLabel = [entry(m)];
+    });
+    await expectLoadError(files, MANIFEST, /data\.perLabel: has 1 entries but labels has 2/);
+    files = await withEdit((m) => {
+      m.labels = ['ct'];
+      m.data.perLabel = [{ ...entry(m), spacing: [1] }];
+    });
+    await expectLoadError(files, MANIFEST, /data\.perLabel\[0\]\.spacing: has 1 entries but data\.shape has/);
+  });
+
   it('a tensor in a shard that is not listed', async () => {
     const files = await withEdit((m) => (m.tensors[0].shard = 'weights-00042.msgpack'));
     await expectLoadError(files, MANIFEST, /tensors\[0\]\.shard: shard weights-00042\.msgpack is not listed/);

@@ -19,7 +19,7 @@ describe('checkpoint round trip', () => {
     expect(manifest.quantization).toBe('fp32');
     expect(manifest.shards[0].sha256).toMatch(/^[0-9a-f]{64}$/);
     const text = new TextDecoder().decode(files.get('manifest.json'));
-    expect(text.startsWith('{\n  "format": "medsynth-checkpoint",\n  "version": "1.0",')).toBe(true);
+    expect(text.startsWith('{\n  "format": "medsynth-checkpoint",\n  "version": "1.1",')).toBe(true);
 
     const loaded = await loadCheckpoint(memorySource(files));
     expect(loaded.manifest).toEqual(manifest);
