@@ -105,7 +105,7 @@ export async function prepareTrainingData(
       const held = Math.max(1, Math.round(n * HOLDOUT_FRACTION));
       trainExamples = prepared.examples.slice(0, n - held - SLICE_GAP);
       validation.push(...prepared.examples.slice(n - held).map((x) => ({ x, label })));
-      opts.log(`${name}: one volume: ${trainExamples.length} training slices, the last ${held} held out after a gap of ${SLICE_GAP} (its intensity landmarks were fitted on the whole volume)`);
+      opts.log(`${name}: one volume: ${trainExamples.length} training slices, the last ${held} held out after a gap of ${SLICE_GAP}${prepared.mapping.kind === 'hu-window' ? '' : ' (its intensity mapping was fitted on the whole volume)'}`);
     } else {
       opts.log(`${name}: one volume and too few slices to hold any out: no validation`);
     }
