@@ -127,7 +127,14 @@ export async function exportRun(args: string[], log: (s: string) => void): Promi
   }
   const trainer = await Trainer.load(runCheckpoint(positionals[0]));
   try {
-    const training = { steps: trainer.step, seed: trainer.config.seed, weights: 'ema', config: trainer.config };
+    const training = {
+      steps: trainer.step,
+      seconds: Math.round(trainer.seconds),
+      backends: [...trainer.backends],
+      seed: trainer.config.seed,
+      weights: 'ema',
+      config: trainer.config,
+    };
     const { manifest, files } = await exportCheckpoint(trainer.model, trainer.exportParams(), { ...trainer.spec.meta, training }, quantization);
     await writeCheckpointFolder(values.out, files);
     const bytes = manifest.shards.reduce((n, s) => n + s.bytes, 0);

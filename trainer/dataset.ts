@@ -14,7 +14,8 @@
 // (`dataByLabel` merged over `data`) and its own fitted mapping, recorded in
 // the manifest's `data.perLabel`, so one model can hold CT in HU beside MRI.
 import { stat } from 'node:fs/promises';
-import type { LabelData } from '../shared/checkpoint/index.ts';
+import { labelData, type LabelData, type Manifest } from '../shared/checkpoint/index.ts';
+import type { IntensityMapping } from '../shared/intensity.ts';
 import { ConfigError } from '../shared/config.ts';
 import { readDataset, type OnBadFile } from './data/index.ts';
 import { errorText, ReadError } from './data/types.ts';
@@ -51,11 +52,17 @@ function exampleSet(shape: number[], items: { x: Float32Array; label?: number }[
   return { shape: [...shape, 1], size: items.length, get: (i) => items[i] };
 }
 
-export async function prepareTrainingData(
-  entries: readonly string[],
-  config: RunConfig,
-  opts: { onBadFile: OnBadFile; log: (line: string) => void },
-): Promise<TrainingData> {
+/** How each class (or the one unlabelled group) is preprocessed. */
+interface SplitPlan {
+  pipelineOf: (label?: string) => PipelineConfigInput;
+  /** A fixed intensity mapping (a checkpoint's) instead of fitting one on the training volumes. */
+  mappingOf?: (label?: number) => IntensityMapping | undefined;
+  /** The manifest modality when the data does not say. */
+  modality: LabelData['modality'];
+}
+
+/** Reads, preprocesses (through the cache) and splits `--data` entries into training and held-out examples. */
+async function splitData(entries: readonly string[], plan: SplitPlan, opts: { onBadFile: OnBadFile; log: (line: string) => void }): Promise<TrainingData> {
   const parsed = parseDataEntries(entries);
   // Checked first: the cache key stats every input.
   for (const { path } of parsed) {
@@ -64,18 +71,11 @@ export async function prepareTrainingData(
     });
   }
   const labels = [...new Set(parsed.map((p) => p.label).filter((l): l is string => l !== undefined))];
-  const pipeline = { ...defaultPipeline(config.preset), ...config.data } as PipelineConfigInput;
-  for (const l of Object.keys(config.dataByLabel)) {
-    if (!labels.includes(l)) throw new ConfigError(`config.dataByLabel.${l}`, `no --data entry has label "${l}" (labels: ${labels.join(', ') || 'none'})`);
-  }
-  const pipelineOf = (label?: string): PipelineConfigInput =>
-    label !== undefined && Object.hasOwn(config.dataByLabel, label) ? (deepMerge(pipeline as Record<string, unknown>, config.dataByLabel[label]) as PipelineConfigInput) : pipeline;
   const groups = labels.length ? labels.map((l) => parsed.filter((p) => p.label === l).map((p) => p.path)) : [parsed.map((p) => p.path)];
 
   const train: { x: Float32Array; label?: number }[] = [];
   const validation: { x: Float32Array; label?: number }[] = [];
   const perLabel: LabelData[] = [];
-  const defaultModality = trainSpec(config).meta.modality;
   let first: Prepared | undefined;
   for (const [g, paths] of groups.entries()) {
     const label = labels.length ? g : undefined;
@@ -90,14 +90,15 @@ export async function prepareTrainingData(
     // Several entries: hold out the last one (a file or series folder, so whole volumes).
     const holdOut = paths.length > 1 ? paths[paths.length - 1] : undefined;
     const trainPaths = holdOut ? paths.slice(0, -1) : paths;
-    const groupPipeline = pipelineOf(label === undefined ? undefined : labels[label]);
-    const prepared = await prepareCached(trainPaths, read(trainPaths), groupPipeline, cacheLog);
+    const pipeline = plan.pipelineOf(label === undefined ? undefined : labels[label]);
+    const given = plan.mappingOf?.(label);
+    const prepared = await prepareCached(trainPaths, read(trainPaths), pipeline, { ...cacheLog, ...(given ? { mapping: given } : {}) });
     first ??= prepared;
-    perLabel.push({ modality: (prepared.modality as LabelData['modality'] | undefined) ?? defaultModality, spacing: prepared.spacing, intensity: prepared.mapping });
+    perLabel.push({ modality: (prepared.modality as LabelData['modality'] | undefined) ?? plan.modality, spacing: prepared.spacing, intensity: prepared.mapping });
     if (prepared.shape.join() !== first.shape.join()) throw new Error(`--data: ${name} prepares to [${prepared.shape}], the first label to [${first.shape}]`);
     let trainExamples = prepared.examples;
     if (holdOut) {
-      const held = await prepareCached([holdOut], read([holdOut]), groupPipeline, { ...cacheLog, mapping: prepared.mapping });
+      const held = await prepareCached([holdOut], read([holdOut]), pipeline, { ...cacheLog, mapping: prepared.mapping });
       validation.push(...held.examples.map((x) => ({ x, label })));
       opts.log(`${name}: ${prepared.examples.length} training examples, ${held.examples.length} held out from ${holdOut}`);
     } else if (prepared.shape.length === 2 && prepared.examples.length >= 8) {
@@ -105,7 +106,8 @@ export async function prepareTrainingData(
       const held = Math.max(1, Math.round(n * HOLDOUT_FRACTION));
       trainExamples = prepared.examples.slice(0, n - held - SLICE_GAP);
       validation.push(...prepared.examples.slice(n - held).map((x) => ({ x, label })));
-      opts.log(`${name}: one volume: ${trainExamples.length} training slices, the last ${held} held out after a gap of ${SLICE_GAP}${prepared.mapping.kind === 'hu-window' ? '' : ' (its intensity mapping was fitted on the whole volume)'}`);
+      const fitted = !given && prepared.mapping.kind !== 'hu-window';
+      opts.log(`${name}: one volume: ${trainExamples.length} training slices, the last ${held} held out after a gap of ${SLICE_GAP}${fitted ? ' (its intensity mapping was fitted on the whole volume)' : ''}`);
     } else {
       opts.log(`${name}: one volume and too few slices to hold any out: no validation`);
     }
@@ -113,7 +115,6 @@ export async function prepareTrainingData(
     for (const line of prepared.report) opts.log(line);
   }
   const p = first!;
-  const spatialSpacing = p.spacing;
   return {
     train: exampleSet(p.shape, train),
     validation: validation.length ? exampleSet(p.shape, validation) : undefined,
@@ -121,9 +122,55 @@ export async function prepareTrainingData(
     meta: {
       ...(labels.length ? { labels } : {}),
       ...(p.modality ? { modality: p.modality as ExportMeta['modality'] } : {}),
-      data: { shape: p.shape, channels: 1, spacing: spatialSpacing, intensity: p.mapping, ...(labels.length ? { perLabel } : {}) },
+      data: { shape: p.shape, channels: 1, spacing: p.spacing, intensity: p.mapping, ...(labels.length ? { perLabel } : {}) },
     },
   };
+}
+
+/** A run's training and held-out examples; each class fits its own intensity mapping. */
+export async function prepareTrainingData(
+  entries: readonly string[],
+  config: RunConfig,
+  opts: { onBadFile: OnBadFile; log: (line: string) => void },
+): Promise<TrainingData> {
+  const pipeline = { ...defaultPipeline(config.preset), ...config.data } as PipelineConfigInput;
+  const labels = new Set(parseDataEntries(entries).map((p) => p.label));
+  for (const l of Object.keys(config.dataByLabel)) {
+    if (!labels.has(l)) throw new ConfigError(`config.dataByLabel.${l}`, `no --data entry has label "${l}" (labels: ${[...labels].filter(Boolean).join(', ') || 'none'})`);
+  }
+  const pipelineOf = (label?: string): PipelineConfigInput =>
+    label !== undefined && Object.hasOwn(config.dataByLabel, label) ? (deepMerge(pipeline as Record<string, unknown>, config.dataByLabel[label]) as PipelineConfigInput) : pipeline;
+  return splitData(entries, { pipelineOf, modality: trainSpec(config).meta.modality }, opts);
+}
+
+/**
+ * The same split of the same `--data` entries as training made, preprocessed
+ * onto a checkpoint's grid with its stored intensity mappings (so a checkpoint
+ * alone, without its run config, reproduces its held-out set).
+ */
+export async function prepareEvaluationData(
+  entries: readonly string[],
+  manifest: Manifest,
+  opts: { onBadFile: OnBadFile; log: (line: string) => void },
+): Promise<{ train: ExampleSet; validation?: ExampleSet }> {
+  const wanted = manifest.labels ?? [];
+  const given = [...new Set(parseDataEntries(entries).map((p) => p.label).filter((l): l is string => l !== undefined))];
+  if (given.join('\0') !== wanted.join('\0')) {
+    throw new ConfigError('--data', wanted.length ? `label the entries with the model's labels in order (${wanted.join(', ')}), as in training; got ${given.join(', ') || 'none'}` : `model "${manifest.name}" is not class-conditional: give plain paths`);
+  }
+  const shape = manifest.data.shape;
+  const pipelineOf = (label?: string): PipelineConfigInput => {
+    const d = labelData(manifest, label === undefined ? undefined : wanted.indexOf(label));
+    const i = d.intensity;
+    return {
+      modality: d.modality,
+      target: { shape: shape as [number, number], spacing: d.spacing },
+      intensity: i.kind === 'nyul' ? { kind: 'nyul' } : i.kind === 'hu-window' ? { kind: i.kind, level: i.level, width: i.width } : { kind: i.kind, low: i.low, high: i.high },
+    } as PipelineConfigInput;
+  };
+  const mappingOf = (label?: number) => labelData(manifest, label).intensity;
+  const { train, validation } = await splitData(entries, { pipelineOf, mappingOf, modality: manifest.modality }, opts);
+  return { train, validation };
 }
 
 /** The preprocessing a preset implies: its grid, and its intensity mapping's kind. */

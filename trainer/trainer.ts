@@ -64,6 +64,9 @@ interface SavedState {
   optStep: number;
   emaUpdates: number;
   rng: { data: number; noise: number };
+  /** Seconds spent in trainStep, and the backends that ran it (absent in states saved before they were recorded). */
+  seconds?: number;
+  backends?: string[];
 }
 
 export class Trainer {
@@ -77,6 +80,9 @@ export class Trainer {
   readonly opt: AdamW;
   readonly ema: Ema;
   step = 0;
+  /** Wall time spent in trainStep over the whole run (resumes included), and the backends that ran it. */
+  seconds = 0;
+  readonly backends = new Set<string>();
   private dataRng: Rng;
   private noiseRng: Rng;
 
@@ -179,6 +185,8 @@ export class Trainer {
   /** One optimiser step over batchSize * accumulate examples drawn from `data`. */
   trainStep(data: ExampleSet): StepMetrics {
     if (data.size === 0) throw new Error('the training set is empty');
+    const started = performance.now();
+    this.backends.add(tf.getBackend());
     const c = this.config;
     const names = [...this.params.keys()];
     const sums = new Map<string, tf.Tensor>();
@@ -216,6 +224,7 @@ export class Trainer {
     }
     this.ema.update(this.params);
     this.step++;
+    this.seconds += (performance.now() - started) / 1000;
     const loss = lossSum / c.accumulate;
     if (!Number.isFinite(loss)) throw new Error(`loss became ${loss} at step ${this.step}: lower the learning rate`);
     const metrics: StepMetrics = { step: this.step, loss, gradNorm, lr };
@@ -253,6 +262,21 @@ export class Trainer {
     return this.isVdm ? { loss, bpd: loss } : { loss };
   }
 
+  /**
+   * `evaluate` for weights from outside a run (an exported checkpoint's, which
+   * `params` must hold, gamma.* included for a learned schedule), under the
+   * training settings it records. The caller keeps owning `params`.
+   */
+  static evaluateWeights(spec: TrainSpec, params: Params, config: unknown, data: ExampleSet, batches: number): { loss: number; bpd?: number } {
+    const t = new Trainer(spec, parseTrainConfig(config), params);
+    try {
+      return t.evaluate(data, batches);
+    } finally {
+      t.opt.dispose();
+      t.ema.dispose();
+    }
+  }
+
   /** The EMA weights (or the raw ones before any step), as the parameters to export. */
   exportParams(): Params {
     return this.ema.shadow.size ? this.ema.shadow : this.params;
@@ -276,6 +300,8 @@ export class Trainer {
       optStep: this.opt.step,
       emaUpdates: this.ema.updates,
       rng: { data: this.dataRng.state.counter, noise: this.noiseRng.state.counter },
+      seconds: this.seconds,
+      backends: [...this.backends],
     };
     const meta = { ...this.spec.meta, kind: this.spec.kind, model: this.model.config as Record<string, unknown>, training: { state } };
     return (await encodeCheckpoint(tensors, meta, { quantization: 'fp32' })).files;
@@ -293,6 +319,8 @@ export class Trainer {
     trainer.step = state.step;
     trainer.opt.step = state.optStep;
     trainer.ema.updates = state.emaUpdates;
+    trainer.seconds = state.seconds ?? 0;
+    for (const b of state.backends ?? []) trainer.backends.add(b);
     trainer.dataRng = new Rng(trainer.config.seed, STREAM.data, state.rng.data);
     trainer.noiseRng = new Rng(trainer.config.seed, STREAM.noise, state.rng.noise);
     return trainer;
@@ -310,5 +338,9 @@ function readState(manifest: Manifest, file: string): SavedState {
   if (!state || state.format !== STATE_FORMAT) throw new CheckpointError(file, `not a training checkpoint (no training.state of format ${STATE_FORMAT})`);
   const counters = [state.step, state.optStep, state.emaUpdates, state.rng?.data, state.rng?.noise];
   if (!counters.every((v) => Number.isSafeInteger(v) && v >= 0)) throw new CheckpointError(file, 'training.state counters must be non-negative integers');
+  if (state.seconds !== undefined && !(Number.isFinite(state.seconds) && state.seconds >= 0)) throw new CheckpointError(file, 'training.state.seconds must be a non-negative number');
+  if (state.backends !== undefined && !(Array.isArray(state.backends) && state.backends.every((b) => typeof b === 'string'))) {
+    throw new CheckpointError(file, 'training.state.backends must be a list of backend names');
+  }
   return state;
 }

@@ -68,7 +68,8 @@ describe('medsynth train / export', () => {
     const exported = await cli('export', run, '--out', model, '--quantize', 'int8');
     expect(exported.code).toBe(0);
     const manifest = JSON.parse(await readFile(join(model, 'manifest.json'), 'utf8'));
-    expect(manifest).toMatchObject({ kind: 'ddpm-unet2d', modality: 'mri', quantization: 'int8', training: { steps: 8, weights: 'ema' } });
+    expect(manifest).toMatchObject({ kind: 'ddpm-unet2d', modality: 'mri', quantization: 'int8', training: { steps: 8, weights: 'ema', backends: ['wasm'] } });
+    expect(manifest.training.seconds).toBeGreaterThanOrEqual(0); // whole seconds, summed over the run and its resume
     expect(manifest.data).toMatchObject({ shape: [16, 16], spacing: [12, 12], intensity: { kind: 'nyul' } });
 
     const png = join(root, 'sample.png');

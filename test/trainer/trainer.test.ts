@@ -80,9 +80,14 @@ describe('trainer', () => {
       first.trainStep(data);
       first.trainStep(data);
       const files = await first.save();
+      const firstSeconds = first.seconds;
       first.dispose();
       const resumed = await Trainer.load(memorySource(files, 'run/checkpoint'));
       expect(resumed.step).toBe(2);
+      // The run's record of time and backends carries over.
+      expect(firstSeconds).toBeGreaterThan(0);
+      expect(resumed.seconds).toBe(firstSeconds);
+      expect([...resumed.backends]).toEqual([backend]);
       resumed.trainStep(data);
       resumed.trainStep(data);
 
