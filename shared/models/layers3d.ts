@@ -79,11 +79,11 @@ export function conv3d(params: Params, name: string, x: tf.Tensor5D, stride: Tri
     const taps = depthTaps(x, kd, sd); // [B*Do, H, W, kd*Cin]
     const w2 = tf.reshape(tf.transpose(w, [1, 2, 0, 3, 4]), [kh, kw, kd * cin, cout]); // tap-major channels, as in taps
     const folded = new Map([[`${name}.w`, w2], [`${name}.b`, param(params, `${name}.b`)]]);
-    let y = conv2d(folded, name, taps, sh === sw ? (sh as 1 | 2) : 1) as tf.Tensor;
+    let y: tf.Tensor4D = conv2d(folded, name, taps, sh === sw ? (sh as 1 | 2) : 1);
     if (sh !== sw) {
       // Row i of the stride-1 output starts at i - before1; the strided output o at o*2 - before2.
       const [axis, size, k] = sh === 2 ? [1, h, kh] : [2, wd, kw];
-      y = strided(y, axis, samePadding(size, k, 1)[0] - samePadding(size, k, 2)[0], 2, Math.ceil(size / 2));
+      y = strided(y, axis, samePadding(size, k, 1)[0] - samePadding(size, k, 2)[0], 2, Math.ceil(size / 2)) as tf.Tensor4D;
     }
     return tf.reshape(y, [b, Math.ceil(d / sd), y.shape[1], y.shape[2], cout]);
   });
