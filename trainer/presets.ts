@@ -83,6 +83,20 @@ export const PRESETS: Record<string, Preset> = {
     data: { target: { shape: [32, 32, 32], spacing: [5.5, 5.5, 5.5] }, modality: 'mri', intensity: { kind: 'nyul' } },
     train: { ...brainTrain, batchSize: 1, accumulate: 2 },
   },
+  'brain-vdm-2d-64': {
+    description: 'VDM with a learned schedule, 64x64 axial brain slices; a three-level score network (attention at 16x16) sized for CPU training',
+    kind: 'vdm',
+    model: { embeddingDim: 32, nLayers: 2, channelMult: [1, 2, 2] },
+    meta: {
+      name: 'brain-vdm-2d-64',
+      modality: 'mri',
+      schedule: { kind: 'vdm-learned' },
+      sampler: { name: 'vdm', steps: 100 },
+      data: { shape: [64, 64], channels: 1, spacing: [1, 1], intensity: mri8bit },
+    },
+    data: { target: { shape: [64, 64], spacing: [3.4, 3.4] }, modality: 'mri', intensity: { kind: 'nyul' } },
+    train: brainTrain,
+  },
   'cxr-vdm-64': {
     description: 'VDM with a learned schedule, 64x64 chest X-rays',
     kind: 'vdm',

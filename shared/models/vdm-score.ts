@@ -27,6 +27,12 @@ export const VdmScoreConfigSchema = z
     embeddingDim: positiveInt(1024).default(32),
     /** n_layer: ResBlocks on the way down (n_layer + 1 up). */
     nLayers: positiveInt(32).default(4),
+    /**
+     * Channel multiplier per level. vdm keeps full resolution ([1], the
+     * default); more levels halve the resolution each, so the middle
+     * attention spans (H / 2^(levels-1))^2 tokens instead of H^2 (CPU-sized).
+     */
+    channelMult: z.array(positiveInt(16)).min(1).max(6).default([1]),
     heads: positiveInt(64).default(1),
     groups: positiveInt(128).default(8),
     /** Fourier features sin/cos(2^n 2 pi z) for n in [fourierMin, fourierMax) (vdm: 6, 8); equal = none. */
@@ -41,9 +47,9 @@ export const VdmScoreConfigSchema = z
   });
 export type VdmScoreConfig = z.infer<typeof VdmScoreConfigSchema>;
 
-/** The score network as a U-Net with one level and attention only in the middle. */
-function shapeOf(c: { embeddingDim: number; nLayers: number; heads: number; groups: number; numClasses: number }): UNetShape {
-  return { baseChannels: c.embeddingDim, channelMult: [1], numResBlocks: c.nLayers, attentionLevels: [], heads: c.heads, groups: c.groups, numClasses: c.numClasses };
+/** The score network as a U-Net with attention only in the middle. */
+function shapeOf(c: { embeddingDim: number; nLayers: number; channelMult: number[]; heads: number; groups: number; numClasses: number }): UNetShape {
+  return { baseChannels: c.embeddingDim, channelMult: c.channelMult, numResBlocks: c.nLayers, attentionLevels: [], heads: c.heads, groups: c.groups, numClasses: c.numClasses };
 }
 
 /** z [B, H, W, C] -> [z, sin(w_n z), cos(w_n z)] on channels, w_n = 2^n 2 pi. */
@@ -64,7 +70,7 @@ export function vdmScore(raw: unknown = {}): Model<VdmScoreConfig> {
   const specs = new ParamList();
   declareConditioning(specs, 'cond', config.embeddingDim, embedDim(shape), config.numClasses);
   declareUNet(specs, shape, inChannels, config.channels);
-  const input: InputSpec = { spatialDims: 2, channels: config.channels, multipleOf: 1 };
+  const input: InputSpec = { spatialDims: 2, channels: config.channels, multipleOf: 2 ** (config.channelMult.length - 1) };
   return {
     kind: 'vdm',
     config,

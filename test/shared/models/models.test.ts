@@ -20,6 +20,8 @@ const CASES: Case[] = [
   { kind: 'ddpm-unet2d', config: { baseChannels: 8, channelMult: [1, 2], groups: 4, heads: 2, numClasses: 3 }, shape: [2, 8, 8, 1] },
   { kind: 'ddpm-unet3d', config: { baseChannels: 8, channelMult: [1, 2], groups: 4, heads: 2, depth: 3 }, shape: [2, 3, 8, 8, 1] },
   { kind: 'vdm', config: { embeddingDim: 8, nLayers: 1, groups: 4 }, shape: [2, 8, 8, 1] },
+  // The CPU-sized VDM variant: two levels, middle attention at half resolution.
+  { kind: 'vdm', config: { embeddingDim: 8, nLayers: 1, groups: 4, channelMult: [1, 2], numClasses: 2 }, shape: [2, 8, 8, 1] },
 ];
 
 /** init(seed) plus seeded N(0, 0.05^2) noise on every tensor, so every layer matters. */
