@@ -29,7 +29,7 @@ describe.each(TEST_BACKENDS)('vqgan losses and discriminators on %s', (backend) 
     tf.dispose([real, fake]);
   });
 
-  it('L1, commitment MSE, and feature matching (4 / n) sum_i mean |f_i - r_i|', async () => {
+  it('L1, commitment MSE, and feature matching (4 / n) sum_i mean |f_i - r_i|; no loss leaks', async () => {
     await useBackend(backend);
     const a = tf.tensor1d([1, 2, 3, 4]);
     const b = tf.tensor1d([1, 0, 4, 4]);
@@ -40,6 +40,9 @@ describe.each(TEST_BACKENDS)('vqgan losses and discriminators on %s', (backend) 
     // Two maps: (4 / 2) (0.75 + 1.5).
     expect(scalar(() => featureMatchingLoss([a, c], [b, d]))).toBeCloseTo(2 * (0.75 + 1.5), 6);
     expect(() => featureMatchingLoss([a], [b, d])).toThrow(/feature maps/);
+    const before = tf.memory().numTensors;
+    tf.dispose([l1Loss(a, b), commitmentLoss(a, b), featureMatchingLoss([a, c], [b, d]), hingeDiscriminatorLoss(a, b), hingeGeneratorLoss(a)]);
+    expect(tf.memory().numTensors).toBe(before);
     tf.dispose([a, b, c, d]);
   });
 

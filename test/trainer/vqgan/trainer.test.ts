@@ -137,8 +137,11 @@ describe('VqganTrainer', () => {
     tr.dispose();
   });
 
-  it('trainStep, evaluate, encode, save and load free their tensors', async () => {
+  it('create/dispose, trainStep, evaluate, encode, save and load free their tensors', async () => {
     await useBackend('wasm');
+    const baseline = tf.memory().numTensors;
+    VqganTrainer.create(CONFIG, 5).dispose();
+    expect(tf.memory().numTensors).toBe(baseline);
     const tr = VqganTrainer.create({ ...CONFIG, discStart: 1 }, 5);
     tr.trainStep(batchAt(0));
     tr.trainStep(batchAt(1)); // the first GAN step allocates the discriminators' Adam moments
@@ -152,6 +155,7 @@ describe('VqganTrainer', () => {
     loaded.dispose();
     expect(tf.memory().numTensors).toBe(before);
     tr.dispose();
+    expect(tf.memory().numTensors).toBe(baseline);
   });
 
   it('rejects bad configs, batches and checkpoints, naming the problem', async () => {
