@@ -18,6 +18,8 @@ import type { LoadedModel } from './load.ts';
 
 export const GenerateOptionsSchema = z.object({
   count: z.number().int().min(1).max(1024).default(1),
+  /** Index of the first image: image i draws noise stream first + i, so a batch split across workers gives the same images. */
+  first: z.number().int().min(0).max(1_000_000).default(0),
   /** Defaults to the checkpoint's recorded sampler settings. */
   steps: z.number().int().min(1).max(100_000).optional(),
   sampler: z.enum(SAMPLER_NAMES).optional(),
@@ -62,6 +64,7 @@ function resolveLabel(m: LoadedModel, label: string | number | undefined): numbe
 /** Generation settings resolved against a model: every option checked, defaults from its manifest. */
 export interface GenerationPlan {
   count: number;
+  first: number;
   batchSize: number;
   seed: number;
   sampler: Sampler;
@@ -90,7 +93,7 @@ export function planGeneration(m: LoadedModel, options: GenerateOptions = {}): G
   const nullLabel = m.manifest.labels?.length ? m.manifest.labels.length : undefined;
   if (guidance !== 1 && labelIndex === undefined) throw new ConfigError('guidance', 'needs a label on a class-conditional model');
   // A conditional model asked for no label samples unconditionally (the null label).
-  return { count: o.count, batchSize: o.batchSize, seed: o.seed, sampler, steps, grid, guidance, label: labelIndex ?? nullLabel, nullLabel };
+  return { count: o.count, first: o.first, batchSize: o.batchSize, seed: o.seed, sampler, steps, grid, guidance, label: labelIndex ?? nullLabel, nullLabel };
 }
 
 export async function generate(
@@ -111,7 +114,7 @@ export async function generate(
 
   const images: GeneratedImage[] = [];
   for (const [b, indices] of batches.entries()) {
-    const streams = indices.map((i) => new Rng(plan.seed, i));
+    const streams = indices.map((i) => new Rng(plan.seed, plan.first + i));
     const shape = [indices.length, ...spatial, channels];
     const draw = () => {
       const data = new Float32Array(indices.length * imageSize);
