@@ -1,0 +1,40 @@
+// One thread of the sampler pool (pool.ts): loads the model once on its own
+// backend (one wasm instance per thread), then generates the slices of
+// requests it is sent, streaming progress back.
+import { parentPort } from 'node:worker_threads';
+import * as tf from '@tensorflow/tfjs-core';
+import { selectBackend, type BackendName } from '../backend.ts';
+import { generate, type GenerateOptions } from '../generate.ts';
+import { loadModel, type LoadedModel } from '../load.ts';
+import type { ToWorker, FromWorker } from './pool-protocol.ts';
+
+const port = parentPort!;
+const send = (m: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
+const errorOf = (e: unknown) => ({ name: (e as Error).name, message: (e as Error).message, field: (e as { field?: string }).field, reason: (e as { reason?: string }).reason });
+
+let model: LoadedModel | undefined;
+const running = new Map<number, AbortController>();
+
+async function init(source: string, backend?: BackendName): Promise<void> {
+  tf.enableProdMode();
+  const chosen = await selectBackend(backend);
+  model = await loadModel(source);
+  send({ type: 'ready', backend: chosen.name });
+}
+
+async function run(id: number, options: GenerateOptions): Promise<void> {
+  const ctrl = new AbortController();
+  running.set(id, ctrl);
+  try {
+    const result = await generate(model!, options, { signal: ctrl.signal, onProgress: (p) => send({ type: 'progress', id, ...p }) });
+    send({ type: 'done', id, result }, result.images.map((im) => im.data.buffer as ArrayBuffer));
+  } finally {
+    running.delete(id);
+  }
+}
+
+port.on('message', (m: ToWorker) => {
+  if (m.type === 'init') init(m.model, m.backend).catch((e) => send({ type: 'failed', error: errorOf(e) }));
+  else if (m.type === 'generate') run(m.id, m.options).catch((e) => send({ type: 'error', id: m.id, error: errorOf(e) }));
+  else if (m.type === 'cancel') running.get(m.id)?.abort();
+});
