@@ -1,5 +1,6 @@
 // The `medsynth` command line. Bad arguments or inputs print one line and
 // exit 2; other failures exit 1; stack traces only with --verbose.
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
@@ -8,11 +9,12 @@ import { ConfigError } from '../shared/config.ts';
 import { ReadError } from '../trainer/data/types.ts';
 import { BACKEND_NAMES, parseBackendName, selectBackend } from './backend.ts';
 import { encodeByExtension, outputFormat } from './encode/index.ts';
-import { generate, planGeneration } from './generate.ts';
+import { generate, planGeneration, type GenerateProgress } from './generate.ts';
 import { loadModel, resolveSource } from './load.ts';
 import { inspectCheckpoint } from './inspect.ts';
 import { writeFileAtomic } from './node/atomic-file.ts';
 import { writeCheckpointFolder } from './node/checkpoint-folder.ts';
+import { createSamplerPool } from './node/pool.ts';
 import { PRESETS } from '../trainer/presets.ts';
 import { untrainedCheckpoint } from '../trainer/untrained.ts';
 
@@ -38,6 +40,7 @@ const USAGE = `usage:
   medsynth sample [--model <dir|url>] --out <file.png|file.nii|file.nii.gz>
                   [--count N] [--steps N] [--sampler ddpm|ddim|dpm-solver++|vdm] [--eta E]
                   [--seed N] [--guidance W] [--label NAME|INDEX] [--backend ${BACKEND_NAMES.join('|')}]
+                  [--workers N]  (threads for several images; default one per core)
   medsynth inspect <dir|url>
   medsynth serve [--models <dir>] [--port N] [--host H] [--backend ${BACKEND_NAMES.join('|')}]
                   HTTP API and demo page (API key from MEDSYNTH_API_KEY, if set)
@@ -86,6 +89,7 @@ async function sample(args: string[], log: (s: string) => void): Promise<void> {
       guidance: { type: 'string' },
       label: { type: 'string' },
       backend: { type: 'string' },
+      workers: { type: 'string' },
       quiet: { type: 'boolean' },
       verbose: { type: 'boolean' },
     },
@@ -106,6 +110,8 @@ async function sample(args: string[], log: (s: string) => void): Promise<void> {
     guidance: num('guidance', values.guidance),
     label,
   };
+  const workers = int('workers', values.workers);
+  if (workers === 0) throw new UsageError('--workers must be at least 1');
 
   const backend = await selectBackend(backendName);
   log(`backend: ${backend.name}${backend.skipped.length ? ` (skipped ${backend.skipped.join('; ')})` : ''}`);
@@ -122,27 +128,33 @@ async function sample(args: string[], log: (s: string) => void): Promise<void> {
   try {
     const m = model.manifest;
     log(`model: ${m.name} (${m.kind}, ${m.modality}, ${m.data.shape.join('x')}, ${m.quantization})`);
-    asUsage('', () => planGeneration(model, options));
+    const plan = asUsage('', () => planGeneration(model, options));
+    // Several images: one thread per core (each its own wasm instance), unless told otherwise.
+    const threads = Math.min(workers ?? availableParallelism(), plan.count);
     const bar = progressBar(quiet, 'sampling');
     const ctrl = new AbortController();
     const onSignal = () => ctrl.abort();
     process.once('SIGINT', onSignal);
+    const pool = threads > 1 ? await createSamplerPool(modelSource, { workers: threads, backend: backend.name }) : undefined;
+    if (pool) log(`sampling on ${pool.size} threads`);
     let result;
     try {
-      result = await generate(model, options, {
+      const hooks = {
         signal: ctrl.signal,
-        onProgress: (p) => {
+        onProgress: (p: GenerateProgress) => {
           if (!bar) return;
-          if (p.step === 1) bar.start(p.totalSteps, 0, { unit: 'steps' });
+          if (!bar.getTotal()) bar.start(p.totalSteps, 0, { unit: 'steps' });
           bar.update(p.step);
         },
-      });
+      };
+      result = pool ? await pool.generate(options, hooks) : await generate(model, options, hooks);
     } catch (e) {
       if ((e as Error).name === 'AbortError') throw new CancelledError('cancelled', { cause: e });
       throw e;
     } finally {
       bar?.stop();
       process.off('SIGINT', onSignal);
+      await pool?.close();
     }
     const images = result.images;
     const bytes = asUsage(`--out ${out}: `, () => encodeByExtension(out, images));

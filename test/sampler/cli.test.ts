@@ -90,6 +90,17 @@ describe('medsynth sample', () => {
     expect([png.width, png.height, png.depth, png.channels]).toEqual([33, 33, 8, 1]);
   });
 
+  it('--workers 2 splits the images over two threads and writes the same bytes as one thread', async () => {
+    const dir = await outDir();
+    const args = ['sample', '--model', model2d, '--backend', 'wasm', '--quiet', '--steps', '3', '--count', '3', '--seed', '4'];
+    const two = await cli(...args, '--out', join(dir, 'two.png'), '--workers', '2');
+    expect(two.err).toEqual([]);
+    expect(two.log).toContain('sampling on 2 threads');
+    const one = await cli(...args, '--out', join(dir, 'one.png'), '--workers', '1');
+    expect(one.log.join('\n')).not.toMatch(/threads/);
+    expect(Buffer.compare(await readFile(join(dir, 'two.png')), await readFile(join(dir, 'one.png')))).toBe(0);
+  });
+
   it('a 3D CT to .nii.gz: W, H, D dims, spacing reversed, float32 HU equal to generate() with the same options', async () => {
     const out = join(await outDir(), 'ct.nii.gz');
     const r = await cli('sample', '--model', model3d, '--out', out, '--backend', 'wasm', '--quiet', '--steps', '3', '--seed', '9');
