@@ -49,6 +49,9 @@ const USAGE = `usage:
   medsynth train --config <preset|file.json> --data <[label=]path>... --out <run dir>
                   [--set field=value]... [--steps N] [--resume] [--on-bad-file skip|fail] [--backend B]
   medsynth export <run dir> --out <dir> [--quantize int8|fp16|fp32]
+  medsynth evaluate <dir|url> --data <[label=]path>... --out <dir> [--reference <fp32 dir>]
+                  [--count N] [--steps N] [--sampler S] [--seed N] [--backend B]
+                  held-out loss, MS-SSIM, SWD, memorisation, int8 vs fp32: report.json + grid.png
   medsynth init --preset <name> --out <dir> [--seed N] [--quantization fp32|fp16|int8]
                   writes an untrained checkpoint (presets: ${Object.keys(PRESETS).join(', ')})
 --model defaults to the embedded default model (models/default).
@@ -206,8 +209,9 @@ export async function main(argv: string[], log = (s: string) => console.log(s), 
     else if (command === 'serve') await (await import('../worker/node/serve-command.ts')).serve(rest, log);
     else if (command === 'train') await (await import('../trainer/cli.ts')).train(rest, log);
     else if (command === 'export') await (await import('../trainer/cli.ts')).exportRun(rest, log);
+    else if (command === 'evaluate') await (await import('../trainer/evaluate/cli.ts')).evaluate(rest, log);
     else if (command === 'publish') await (await import('../worker/node/publish-command.ts')).publish(rest, log);
-    else throw new UsageError(`unknown command "${command}" (commands: sample, inspect, init, train, export, serve, publish; see --help)`);
+    else throw new UsageError(`unknown command "${command}" (commands: sample, inspect, init, train, export, evaluate, serve, publish; see --help)`);
     return 0;
   } catch (e) {
     const error = e as Error;

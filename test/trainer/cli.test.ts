@@ -117,6 +117,42 @@ describe('medsynth train / export', () => {
     expect(unknown.err[0]).toMatch(/config\.dataByLabel\.ct: no --data entry has label "ct"/);
   });
 
+  it('evaluate: held-out loss, diversity, SWD, memorisation and int8 vs fp32 in report.json, with a real/generated grid', async () => {
+    // The labelled run of the test above, exported again in fp32 as the reference.
+    const run = join(root, 'labelled');
+    const fp32 = join(root, 'labelled-fp32');
+    expect((await cli('export', run, '--out', fp32, '--quantize', 'fp32')).code).toBe(0);
+    const out = join(root, 'evaluation');
+    const data = ['--data', `human=${HUMAN}`, '--data', `macaque=${MACAQUE}`, '--data', `ct=${CT}`];
+    const r = await cli('evaluate', join(root, 'labelled-model'), ...data, '--reference', fp32, '--out', out, '--count', '3', '--steps', '2', '--backend', 'wasm', '--quiet');
+    expect(r.err).toEqual([]);
+    expect(r.code).toBe(0);
+    const report = JSON.parse(await readFile(join(out, 'report.json'), 'utf8'));
+    expect(report.model).toMatchObject({ name: 'tiny-brain', kind: 'ddpm-unet2d', quantization: 'int8', training: { steps: 2 } });
+    expect(report.sampling).toMatchObject({ steps: 2, count: 3, backend: 'wasm' });
+    expect(report.validation.examples).toBeGreaterThan(0);
+    expect(Number.isFinite(report.validation.loss)).toBe(true);
+    expect(report.classes.map((c: { label: string }) => c.label)).toEqual(['human', 'macaque', 'ct']);
+    for (const c of report.classes) {
+      expect(c.generated).toBe(3);
+      expect(c.msSsim.generated).toBeGreaterThan(-1);
+      expect(c.msSsim.generated).toBeLessThanOrEqual(1);
+      expect(c.swd.generatedVsHeldOut).toBeGreaterThan(0);
+      expect(c.swd.trainVsHeldOut).toBeGreaterThan(0);
+      expect(c.memorisation).not.toBeNull();
+    }
+    expect(report.quantization.sizeRatio).toBeGreaterThan(0.2);
+    expect(report.quantization.sizeRatio).toBeLessThan(0.5); // int8 weights with float32 scales and biases
+    expect(report.quantization.psnr).toBeGreaterThan(10);
+    // Two rows (held-out, generated) per class of 16 x 16 tiles; the held-out row is the wider one.
+    const grid = decode(await readFile(join(out, 'grid.png')));
+    expect(grid.height).toBe(6 * 17 - 1);
+
+    const wrongLabels = await cli('evaluate', join(root, 'labelled-model'), '--data', HUMAN, '--out', out, '--backend', 'cpu');
+    expect(wrongLabels.code).toBe(2);
+    expect(wrongLabels.err[0]).toMatch(/--data: label the entries with the model's labels in order \(human, macaque, ct\)/);
+  });
+
   it('bad requests exit 2 with one line naming the problem', async () => {
     const cases: [string[], RegExp][] = [
       [['train', '--config', config, '--out', join(root, 'x')], /--data: at least one file or folder is required/],

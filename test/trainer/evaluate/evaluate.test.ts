@@ -1,0 +1,57 @@
+// evaluateCheckpoint on a tiny model with synthetic data: every figure is
+// there and finite, nothing leaks, and a reference of another network is refused.
+import * as tf from '@tensorflow/tfjs-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { memorySource } from '../../../shared/checkpoint/index.ts';
+import { loadModel } from '../../../sampler/load.ts';
+import { evaluateCheckpoint } from '../../../trainer/evaluate/evaluate.ts';
+import type { ExampleSet } from '../../../trainer/trainer.ts';
+import { useBackend } from '../../backends.ts';
+import { tinyFiles } from '../../helpers/tiny-models.ts';
+import { blobs } from './metrics/helpers.ts';
+
+const set = (seed: number, n: number, labels: number): ExampleSet => {
+  const items = Array.from({ length: n }, (_, i) => ({ x: blobs([16, 16], seed * 100 + i), label: i % labels }));
+  return { shape: [16, 16, 1], size: n, get: (i) => items[i] };
+};
+
+describe('evaluateCheckpoint', () => {
+  beforeAll(() => useBackend('cpu'));
+
+  it('reports every figure per class, frees every tensor, and compares against a reference', async () => {
+    const labels = ['a', 'b'];
+    const model = await loadModel(memorySource((await tinyFiles('ddpm-unet2d', { labels, quantization: 'int8' })).files, 'int8'));
+    const reference = await loadModel(memorySource((await tinyFiles('ddpm-unet2d', { labels })).files, 'fp32'));
+    try {
+      const before = tf.memory().numTensors;
+      const { report, grid } = await evaluateCheckpoint(model, { train: set(1, 12, 2), validation: set(2, 6, 2) }, { count: 3, steps: 2 }, { reference: { model: reference, location: 'fp32' } });
+      expect(tf.memory().numTensors).toBe(before);
+      expect(report.validation?.examples).toBe(6);
+      expect(report.classes.map((c) => [c.label, c.train, c.heldOut, c.generated])).toEqual([['a', 6, 3, 3], ['b', 6, 3, 3]]);
+      for (const c of report.classes) {
+        expect(c.msSsim.heldOut).toBeGreaterThan(0);
+        expect(Number.isFinite(c.swd!.generatedVsHeldOut)).toBe(true);
+        expect(c.memorisation!.flagged.length).toBeLessThanOrEqual(3);
+      }
+      expect(report.quantization).toMatchObject({ reference: 'fp32', sampler: 'ddim' });
+      expect(report.quantization!.psnr).toBeGreaterThan(10);
+      expect(grid.length).toBeGreaterThan(0);
+    } finally {
+      model.dispose();
+      reference.dispose();
+    }
+  });
+
+  it('refuses a reference that is another network', async () => {
+    const model = await loadModel(memorySource((await tinyFiles('ddpm-unet2d')).files, 'a'));
+    const other = await loadModel(memorySource((await tinyFiles('ddpm-unet2d', { config: { baseChannels: 4 } })).files, 'b'));
+    try {
+      await expect(evaluateCheckpoint(model, { train: set(1, 4, 1) }, { count: 2, steps: 1 }, { reference: { model: other, location: 'models/other' } })).rejects.toThrow(
+        /--reference models\/other: a different network/,
+      );
+    } finally {
+      model.dispose();
+      other.dispose();
+    }
+  });
+});
