@@ -1,0 +1,105 @@
+// Backend selection inside the browser worker (DESIGN §5): webgpu, then wasm,
+// then cpu. Each candidate must initialise and pass the numeric self-test;
+// the caller may force one (which then fails loudly) and always learns which
+// one runs. A lost WebGPU device is reported once through `onDeviceLost`.
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import { BROWSER_BACKENDS, type BackendReport, type BrowserBackendName } from './protocol.ts';
+import { selfTest } from './self-test.ts';
+import { installWebGpuTile } from './webgpu-tile.ts';
+
+/** The parts of WebGPU this module touches (the DOM typings here do not include WebGPU). */
+interface GpuDevice {
+  lost: Promise<{ reason: string; message: string }>;
+}
+interface WebGpuBackendLike {
+  device: GpuDevice;
+  adapterInfo?: { vendor?: string; architecture?: string };
+}
+
+export interface SelectOptions {
+  force?: BrowserBackendName;
+  /** Backends not to try again (e.g. webgpu after its device was lost), with the reason. */
+  exclude?: ReadonlyMap<BrowserBackendName, string>;
+  /** URL prefix of the tfjs-backend-wasm .wasm binaries. */
+  wasmPaths: string;
+  /** Called once if the WebGPU device backing the chosen backend is lost. */
+  onDeviceLost?: (reason: string) => void;
+}
+
+function firstLine(e: unknown): string {
+  return String(e instanceof Error ? e.message : (e as { message?: string })?.message ?? e).split('\n')[0];
+}
+
+/** Makes `name` available to tf.setBackend; throws why it cannot be. */
+async function register(name: BrowserBackendName, wasmPaths: string): Promise<void> {
+  switch (name) {
+    case 'webgpu':
+      if (!(navigator as { gpu?: unknown }).gpu) throw new Error('navigator.gpu is missing (no WebGPU in this browser or context)');
+      // Registers 'webgpu' when navigator.gpu exists; the device is requested by tf.setBackend.
+      await import('@tensorflow/tfjs-backend-webgpu');
+      installWebGpuTile();
+      return;
+    case 'wasm': {
+      const wasm = await import('@tensorflow/tfjs-backend-wasm');
+      // Cross-origin isolated pages get the threaded SIMD binary, with XNNPACK threads = logical cores / 2
+      // (tfjs's cap, at most 8); elsewhere SIMD on one thread.
+      wasm.setWasmPaths(wasmPaths);
+      return;
+    }
+    case 'cpu':
+      return; // registered by the static import
+  }
+}
+
+/** Backend-specific facts for the report. */
+async function describe(name: BrowserBackendName): Promise<Pick<BackendReport, 'threads' | 'adapter'>> {
+  if (name === 'wasm') {
+    const { getThreadsCount } = await import('@tensorflow/tfjs-backend-wasm');
+    return { threads: getThreadsCount() };
+  }
+  if (name === 'webgpu') {
+    const info = (tf.backend() as unknown as WebGpuBackendLike).adapterInfo;
+    const adapter = [info?.vendor, info?.architecture].filter(Boolean).join(' ');
+    return adapter ? { adapter } : {};
+  }
+  return {};
+}
+
+/** The first candidate that initialises and passes the self-test, activated. */
+export async function selectBrowserBackend(opts: SelectOptions): Promise<BackendReport> {
+  const order: BrowserBackendName[] = opts.force ? [opts.force] : [...BROWSER_BACKENDS];
+  const skipped: string[] = [];
+  for (const name of order) {
+    const excluded = opts.exclude?.get(name);
+    if (excluded !== undefined) {
+      skipped.push(`${name}: ${excluded}`);
+      continue;
+    }
+    try {
+      await register(name, opts.wasmPaths);
+      if (!(await tf.setBackend(name))) throw new Error('initialisation failed');
+      await tf.ready();
+      const selfTestError = await selfTest();
+      if (name === 'webgpu' && opts.onDeviceLost) {
+        const onLost = opts.onDeviceLost;
+        void (tf.backend() as unknown as WebGpuBackendLike).device.lost.then((info) =>
+          onLost(`device lost (${info.reason || 'unknown'})${info.message ? `: ${info.message}` : ''}`),
+        );
+      }
+      return { name, skipped, selfTestError, ...(await describe(name)) };
+    } catch (e) {
+      skipped.push(`${name}: ${firstLine(e)}`);
+    }
+  }
+  throw new Error(`no backend could run generation (${skipped.join('; ')})`);
+}
+
+/** Drops a backend whose device is gone, so a later selection never lands on it. */
+export function discardBackend(name: BrowserBackendName): void {
+  try {
+    if (tf.findBackend(name)) tf.removeBackend(name);
+  } catch {
+    // Disposing a backend on a lost device may throw; it is unusable either way.
+  }
+}
