@@ -8,7 +8,8 @@ import { parseServerConfig, type ServerConfigInput } from './config.ts';
 import { notFound, onError } from './errors.ts';
 import { WorkQueue } from './limits/work-queue.ts';
 import { ManifestCache } from './manifests.ts';
-import { LANDING_PAGE } from './page.ts';
+import { assetRoute, type AssetStore } from './demo/assets.ts';
+import { demoPage } from './demo/page.ts';
 import { fileRoute } from './routes/files.ts';
 import { listRoute } from './routes/models.ts';
 import { sampleRoutes } from './routes/samples.ts';
@@ -22,6 +23,8 @@ export interface AppDeps {
   config?: ServerConfigInput;
   /** The client's identity for the rate limit (e.g. its address). */
   clientKey?: (c: Context) => string | undefined;
+  /** The browser bundle under /browser/ (Node: dist/web/browser; Workers: static assets, served before the app). */
+  assets?: AssetStore;
 }
 
 export function createApp(deps: AppDeps): Hono {
@@ -36,22 +39,23 @@ export function createApp(deps: AppDeps): Hono {
     crossOriginEmbedderPolicy: 'require-corp',
     crossOriginOpenerPolicy: 'same-origin',
     crossOriginResourcePolicy: 'same-origin',
-    contentSecurityPolicy: { defaultSrc: ["'self'"] },
+    // The page's own small <style>; images drawn and downloaded through data:/blob: URLs.
+    contentSecurityPolicy: { defaultSrc: ["'self'"], styleSrc: ["'self'", "'unsafe-inline'"], imgSrc: ["'self'", 'data:', 'blob:'] },
   });
   const apiHeaders = secureHeaders({ crossOriginResourcePolicy: 'cross-origin' });
   app.use('*', (c, next) => (c.req.path === '/' ? pageHeaders : apiHeaders)(c, next));
-  app.use(
-    '/v1/*',
-    cors({
-      origin: config.corsOrigin,
-      allowMethods: ['GET', 'HEAD', 'POST', 'OPTIONS'],
-      allowHeaders: ['Authorization', 'Content-Type', 'Accept', 'Range', 'If-None-Match', 'If-Range'],
-      exposeHeaders: ['ETag', 'Content-Length', 'Content-Range', 'Accept-Ranges', 'Content-Disposition', 'Retry-After', 'X-Medsynth-Seed', 'X-Medsynth-Steps', 'X-Medsynth-Sampler'],
-      maxAge: 86_400,
-    }),
-  );
+  const corsHeaders = cors({
+    origin: config.corsOrigin,
+    allowMethods: ['GET', 'HEAD', 'POST', 'OPTIONS'],
+    allowHeaders: ['Authorization', 'Content-Type', 'Accept', 'Range', 'If-None-Match', 'If-Range'],
+    exposeHeaders: ['ETag', 'Content-Length', 'Content-Range', 'Accept-Ranges', 'Content-Disposition', 'Retry-After', 'X-Medsynth-Seed', 'X-Medsynth-Steps', 'X-Medsynth-Sampler'],
+    maxAge: 86_400,
+  });
+  app.use('/v1/*', corsHeaders);
+  app.use('/browser/*', corsHeaders);
 
-  app.get('/', (c) => c.html(LANDING_PAGE));
+  app.get('/', (c) => c.html(demoPage(new URL(c.req.url).origin)));
+  app.get('/browser/:file', assetRoute(deps.assets));
   app.get('/healthz', (c) =>
     c.json({ ok: true, sampling: deps.sampler !== undefined, active: queue.active, queued: queue.queued }, 200, { 'Cache-Control': 'no-store' }),
   );

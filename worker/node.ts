@@ -8,6 +8,7 @@ import { getConnInfo } from '@hono/node-server/conninfo';
 import { selectBackend, type BackendChoice, type BackendName } from '../sampler/backend.ts';
 import { createApp } from './app.ts';
 import type { ServerConfigInput } from './config.ts';
+import { folderAssets } from './demo/node-assets.ts';
 import { folderStorage } from './node/folder-storage.ts';
 import { localSampler } from './node/local-sampler.ts';
 
@@ -26,6 +27,8 @@ export interface StartOptions {
   config?: ServerConfigInput;
   /** Models kept loaded at once (default 2). */
   maxLoadedModels?: number;
+  /** The browser bundle served under /browser/ (default dist/web/browser, written by `npm run build:browser`). */
+  browserDir?: string;
   /** On close, how long in-flight requests may finish before their connections are cut (default 10 s). */
   shutdownGraceMs?: number;
 }
@@ -47,6 +50,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     sampler,
     config: { ...opts.config, ...(opts.apiKey === undefined ? {} : { apiKey: opts.apiKey }) },
     clientKey: (c) => getConnInfo(c).remote.address,
+    assets: folderAssets(opts.browserDir),
   });
   const backend = await selectBackend(opts.backend);
 
