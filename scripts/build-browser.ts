@@ -6,7 +6,7 @@
 // and dist/web/_headers (Cloudflare Workers static assets: the same headers the Node server sends).
 //   npx tsx scripts/build-browser.ts [--if-stale] [outdir]     (npm run build:browser)
 // `npm start` and the browser tests build only when an input changed since the last build.
-import { copyFile, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -61,11 +61,38 @@ export interface BuildResult {
   bytes: Record<string, number>;
 }
 
+/** Runs `fn` holding a lock folder beside `outdir`: concurrent builds (parallel test files, npm start) take turns. */
+async function withLock<T>(outdir: string, fn: () => Promise<T>): Promise<T> {
+  const lock = `${outdir}.lock`;
+  await mkdir(dirname(lock), { recursive: true });
+  for (;;) {
+    try {
+      await mkdir(lock);
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      // A lock older than any build is left from a killed process.
+      const since = await stat(lock).then((st) => Date.now() - st.mtimeMs, () => 0);
+      if (since > 60_000) await rm(lock, { recursive: true, force: true });
+      else await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    await rm(lock, { recursive: true, force: true });
+  }
+}
+
 export async function buildBrowser(opts: { outdir?: string; ifStale?: boolean } = {}): Promise<BuildResult> {
   const outdir = resolve(opts.outdir ?? BROWSER_DIR);
+  return withLock(outdir, () => buildLocked(outdir, opts.ifStale ?? false));
+}
+
+async function buildLocked(outdir: string, ifStale: boolean): Promise<BuildResult> {
   const sizes = async () =>
     Object.fromEntries(await Promise.all(['medsynth.js', 'medsynth-worker.js'].map(async (f) => [f, (await stat(join(outdir, f))).size] as const)));
-  if (opts.ifStale && !(await isStale(outdir))) return { outdir, built: false, bytes: await sizes() };
+  if (ifStale && !(await isStale(outdir))) return { outdir, built: false, bytes: await sizes() };
 
   await mkdir(outdir, { recursive: true });
   const common = {

@@ -1,0 +1,58 @@
+// Real headless Chromium for the browser suites (DESIGN §5): Debian's
+// chromium driven by playwright-core, a fresh profile per launch, WebGPU on
+// SwiftShader. The suites skip, with the reason, only where no chromium can
+// be found; under CI (which installs it) a missing chromium is a failure.
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type BrowserContext } from 'playwright-core';
+import { buildBrowser } from '../../scripts/build-browser.ts';
+
+export const CHROMIUM = process.env.MEDSYNTH_CHROMIUM || '/usr/bin/chromium';
+
+/** Why the browser suites cannot run here, or undefined when they can. */
+export const NO_CHROMIUM: string | undefined = existsSync(CHROMIUM)
+  ? undefined
+  : `no chromium at ${CHROMIUM}: run scripts/install-chromium.sh (or set MEDSYNTH_CHROMIUM)`;
+if (NO_CHROMIUM && process.env.CI) throw new Error(`${NO_CHROMIUM}; CI installs it in .ci/run`);
+
+/** Where screenshots and other browser artifacts go (git-ignored). */
+export const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/browser/', import.meta.url));
+
+const FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-quic',
+  // A SwiftShader WebGPU adapter where no GPU is (DESIGN §5).
+  '--enable-unsafe-webgpu',
+];
+
+export interface Browser {
+  context: BrowserContext;
+  close(): Promise<void>;
+}
+
+/** Chromium with a fresh profile (so a fresh Cache API), closed and deleted by close(). */
+export async function launchChromium(): Promise<Browser> {
+  const profile = await mkdtemp(join(tmpdir(), 'medsynth-chromium-'));
+  const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: FLAGS });
+  return {
+    context,
+    close: async () => {
+      await context.close();
+      await rm(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The bundle the server hands out, rebuilt only when a source changed (esbuild: about a second). */
+export async function ensureBundle(): Promise<void> {
+  await buildBrowser({ ifStale: true });
+  await mkdir(ARTIFACTS, { recursive: true });
+}
