@@ -1,4 +1,5 @@
 // Models by checkpoint kind (DESIGN §4), with their configs validated in one place.
+import { latentDdpm } from './latent-ddpm.ts';
 import type { Model } from './types.ts';
 import { unet2d } from './unet2d.ts';
 import { unet3d } from './unet3d.ts';
@@ -8,6 +9,7 @@ const MODELS: Record<string, (config: unknown) => Model<unknown>> = {
   'ddpm-unet2d': unet2d,
   'ddpm-unet3d': unet3d,
   vdm: vdmScore,
+  'latent-ddpm-vqgan3d': latentDdpm,
 };
 
 export const MODEL_KINDS = Object.keys(MODELS);
@@ -24,3 +26,4 @@ export type { ParamSpec } from './params.ts';
 export { unet2d, type UNet2DConfig } from './unet2d.ts';
 export { unet3d, type UNet3DConfig } from './unet3d.ts';
 export { vdmScore, type VdmScoreConfig } from './vdm-score.ts';
+export { latentDdpm, LATENT_DDPM_KIND, type LatentDdpmConfig, type LatentScale, type LatentSpec } from './latent-ddpm.ts';

@@ -21,8 +21,13 @@ export interface Model<C> {
   readonly config: C;
   /** Every parameter the config implies: name, shape, initialiser (no tensors allocated). */
   readonly paramSpecs: readonly ParamSpec[];
-  /** The example shape it takes (checked by apply and by the checkpoint loader). */
+  /** The example shape it takes (checked by apply; noise is drawn in it). */
   readonly input: InputSpec;
+  /**
+   * Latent models: the image shape decode() returns, which a checkpoint's
+   * `data.shape` must fit (for other models, `input` is the image shape).
+   */
+  readonly output?: InputSpec;
   /** Fresh parameters from a seed (deterministic: same seed, same values on every backend). */
   init(seed: number): Params;
   /**
@@ -31,4 +36,9 @@ export interface Model<C> {
    * owns the result; every intermediate is disposed.
    */
   apply(params: Params, x: tf.Tensor, t: tf.Tensor1D, cond?: Conditioning): tf.Tensor;
+  /**
+   * Latent models only: sampled latents [B, ...input] -> images [B, ...output]
+   * in model space (about [-1, 1]; unclipped). The caller owns the result.
+   */
+  decode?(params: Params, latents: tf.Tensor): tf.Tensor;
 }

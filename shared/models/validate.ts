@@ -11,6 +11,8 @@ export interface InputSpec {
   multipleOf: number;
   /** A fixed depth D, for volumes. */
   depth?: number;
+  /** A fixed spatial shape ([D, H, W] or [H, W]), for models that take one size only (latent models). */
+  shape?: readonly number[];
 }
 
 /** Why one example of `shape` ([...spatial, C]) does not fit `spec`, or undefined. */
@@ -21,6 +23,7 @@ export function inputProblem(spec: InputSpec, shape: readonly number[]): string 
   const [h, w] = shape.slice(-3, -1);
   if (h % spec.multipleOf !== 0 || w % spec.multipleOf !== 0) return `height and width must be multiples of ${spec.multipleOf}, got [${shape}]`;
   if (spec.depth !== undefined && shape[0] !== spec.depth) return `depth must be ${spec.depth} (model.depth), got [${shape}]`;
+  if (spec.shape && shape.slice(0, -1).join() !== spec.shape.join()) return `must be [${spec.shape}] x ${spec.channels} channel(s), got [${shape}]`;
   return undefined;
 }
 

@@ -17,6 +17,11 @@ import { declareEncoder, encode } from './encoder.ts';
 
 export const CODEBOOK = 'codebook.embeddings';
 
+/** Whether parameter `name` is needed to sample (decoder or codebook), as opposed to encoder-only. */
+export function isSamplingParam(name: string): boolean {
+  return name === CODEBOOK || name.startsWith('post_vq.') || name.startsWith('dec.');
+}
+
 export interface Vqgan3d {
   readonly kind: 'vqgan3d';
   readonly config: Vqgan3dConfig;
@@ -33,8 +38,9 @@ export interface Vqgan3d {
   decode(params: Params, latents: tf.Tensor5D, opts?: { quantize?: boolean }): tf.Tensor5D;
 }
 
-export function vqgan3d(raw: unknown = {}): Vqgan3d {
-  const config = parseVqgan3dConfig(raw);
+/** `prefix` names the config in errors (`model.vqgan` when it is nested in another model's). */
+export function vqgan3d(raw: unknown = {}, prefix = 'model'): Vqgan3d {
+  const config = parseVqgan3dConfig(raw, prefix);
   const specs = new ParamList();
   declareEncoder(specs, config);
   specs.add(CODEBOOK, [config.nCodes, config.embeddingDim], 'normal', 1);
