@@ -108,6 +108,10 @@ export async function generate(
   // The class's own modality, spacing and units when classes differ (the null label has none).
   const { modality, spacing: voxelSpacing, intensity } = labelData(m.manifest, label === nullLabel ? undefined : label);
   const imageSize = spatial.reduce((a, b) => a * b, 1) * channels;
+  // Diffusion runs in the model's input space: the image itself, or a latent model's latent grid (decoded at the end).
+  const decode = m.model.decode?.bind(m.model);
+  const noiseShape = decode ? [...m.model.input.shape!, m.model.input.channels] : [...spatial, channels];
+  const noiseSize = noiseShape.reduce((a, b) => a * b, 1);
   const batches: number[][] = [];
   for (let i = 0; i < plan.count; i += plan.batchSize) batches.push(Array.from({ length: Math.min(plan.batchSize, plan.count - i) }, (_, j) => i + j));
   const totalSteps = steps * batches.length;
@@ -115,10 +119,10 @@ export async function generate(
   const images: GeneratedImage[] = [];
   for (const [b, indices] of batches.entries()) {
     const streams = indices.map((i) => new Rng(plan.seed, plan.first + i));
-    const shape = [indices.length, ...spatial, channels];
+    const shape = [indices.length, ...noiseShape];
     const draw = () => {
-      const data = new Float32Array(indices.length * imageSize);
-      streams.forEach((r, j) => data.set(r.normal(imageSize), j * imageSize));
+      const data = new Float32Array(indices.length * noiseSize);
+      streams.forEach((r, j) => data.set(r.normal(noiseSize), j * noiseSize));
       return tf.tensor(data, shape);
     };
     const labels = label === undefined ? undefined : (tf.fill([indices.length], label, 'int32') as tf.Tensor1D);
@@ -148,12 +152,22 @@ export async function generate(
       tf.dispose([xT, labels]);
     }
     // The path ends at t = 0: x = z_0 / alpha_0 (alpha_0 = 1 for DDPM; VDM keeps a little noise at t = 0).
+    const alpha0 = grid[grid.length - 1].alpha;
+    if (decode) {
+      const latents = tf.div(out, alpha0);
+      out.dispose();
+      try {
+        out = decode(m.params, latents); // [B, ...latent] -> [B, ...spatial, channels]
+      } finally {
+        latents.dispose();
+      }
+    }
     const data = await out.data();
     out.dispose();
-    const alpha0 = grid[grid.length - 1].alpha;
+    const scale = decode ? 1 : alpha0;
     let bad = 0;
     for (let i = 0; i < data.length; i++) {
-      data[i] /= alpha0;
+      data[i] /= scale;
       if (!Number.isFinite(data[i])) bad++;
     }
     if (bad > 0) throw new Error(`generation produced ${bad} non-finite values on the ${tf.getBackend()} backend (model "${m.manifest.name}")`);

@@ -58,7 +58,8 @@ export async function loadModel(
   if ((manifest.labels?.length ?? 0) !== numClasses) {
     fail(`labels lists ${manifest.labels?.length ?? 0} names but the model has ${numClasses} classes`);
   }
-  const inputProblem = describeInputProblem(model.input, [...manifest.data.shape, manifest.data.channels]);
+  // A latent model's images are what its decoder makes, not what its denoiser takes.
+  const inputProblem = describeInputProblem(model.output ?? model.input, [...manifest.data.shape, manifest.data.channels]);
   if (inputProblem) fail(`data.shape/data.channels do not fit the model: ${inputProblem}`);
   try {
     createSampler(manifest.sampler.name);
