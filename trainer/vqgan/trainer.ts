@@ -20,6 +20,7 @@
 import '@tensorflow/tfjs'; // registers the gradients of tfjs's ops (DESIGN §5)
 import * as tf from '@tensorflow/tfjs-core';
 import { CheckpointError, encodeCheckpoint, loadCheckpoint, type CheckpointSource, type Manifest } from '../../shared/checkpoint/index.ts';
+import { ConfigError } from '../../shared/config.ts';
 import { hostToParams, paramsToHost } from '../../shared/models/host.ts';
 import { depthSlices } from '../../shared/models/layers3d.ts';
 import { initParams, ParamList } from '../../shared/models/params.ts';
@@ -312,13 +313,16 @@ export class VqganTrainer {
   }
 
   /**
-   * Reconstructions (clipped to the data range [-1, 1]) and their PSNR in dB
-   * against the inputs, 10 log10(2^2 / MSE) with peak-to-peak range 2.
+   * Reconstructions (clipped to the data range [-1, 1]), their PSNR in dB
+   * against the inputs, 10 log10(2^2 / MSE) with peak-to-peak range 2, and
+   * each volume's code indices (codebook usage).
    */
-  evaluate(volumes: readonly Float32Array[]): { recon: Float32Array[]; psnr: number[] } {
+  evaluate(volumes: readonly Float32Array[]): { recon: Float32Array[]; psnr: number[]; indices: Int32Array[] } {
     const recon: Float32Array[] = [];
     const psnr: number[] = [];
-    for (const { zq } of this.perVolume(volumes)) {
+    const codes: Int32Array[] = [];
+    for (const { zq, indices } of this.perVolume(volumes)) {
+      codes.push(indices);
       const y = this.model.decode(this.ae, zq);
       const out = (y.dataSync() as Float32Array).map((v) => Math.min(1, Math.max(-1, v)));
       y.dispose();
@@ -327,7 +331,7 @@ export class VqganTrainer {
       recon.push(out);
       psnr.push(10 * Math.log10(4 / mse));
     }
-    return { recon, psnr };
+    return { recon, psnr, indices: codes };
   }
 
   /** The latents the latent diffusion trains on: quantised code embeddings, [B, d, h, w, embeddingDim]. */
@@ -393,13 +397,19 @@ export class VqganTrainer {
     return (await encodeCheckpoint(tensors, meta, { quantization: 'fp32' })).files;
   }
 
-  /** A trainer from save()'s files, continuing exactly where it stopped. */
-  static async load(source: CheckpointSource, options: VqganOptions = {}): Promise<VqganTrainer> {
+  /**
+   * A trainer from save()'s files, continuing exactly where it stopped;
+   * `overrides` may change training settings (lr, loss weights, discStart),
+   * not the networks or the volume shape.
+   */
+  static async load(source: CheckpointSource, options: VqganOptions = {}, overrides: Record<string, unknown> = {}): Promise<VqganTrainer> {
     const { manifest, tensors } = await loadCheckpoint(source);
     const file = `${source.location}/manifest.json`;
     const state = readState(manifest, file);
     const pick = (prefix: string) => hostToParams(new Map([...tensors].filter(([k]) => k.startsWith(prefix)).map(([k, v]) => [k.slice(prefix.length), v])));
-    const config = parseVqganTrainConfig(state.config);
+    const fixed = ['model', 'shape', 'discChannels', 'discLayers', 'discGroups'].find((k) => Object.hasOwn(overrides, k));
+    if (fixed) throw new ConfigError(`vqgan.${fixed}`, 'a resumed run keeps its networks and volume shape');
+    const config = parseVqganTrainConfig({ ...state.config, ...overrides });
     const trainer = new VqganTrainer(config, state.seed, options, { ae: pick(PREFIX.ae), disc: pick(PREFIX.disc) });
     const expected = [...trainer.model.paramSpecs.map((s) => s.name)].sort().join();
     if ([...trainer.ae.keys()].join() !== expected) throw new CheckpointError(file, 'autoencoder tensors do not match the model config');

@@ -1,0 +1,129 @@
+// The VQ-GAN run loop: settings split from a run config, batches that depend
+// on (seed, step) only, metrics.jsonl with per-step codebook numbers and
+// held-out PSNR/SSIM, a stop on the signal that saves, and a resumed run
+// ending bit-identical to an uninterrupted one.
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConfigError } from '../../../shared/config.ts';
+import { folderSource } from '../../../sampler/node/folder-source.ts';
+import type { ExampleSet } from '../../../trainer/trainer.ts';
+import { batchAt, runVqganTraining, splitVqganTrain, validateVqgan } from '../../../trainer/vqgan/run.ts';
+import { VqganTrainer } from '../../../trainer/vqgan/trainer.ts';
+import { useBackend } from '../../backends.ts';
+
+const S = 8;
+const blob = (cz: number, cy: number, cx: number, r: number) =>
+  Float32Array.from({ length: S ** 3 }, (_, i) => {
+    const [z, y, x] = [Math.floor(i / S / S), Math.floor(i / S) % S, i % S];
+    return 2 * Math.exp(-((z - cz) ** 2 + (y - cy) ** 2 + (x - cx) ** 2) / (r * r)) - 1;
+  });
+const set = (xs: Float32Array[]): ExampleSet => ({ shape: [S, S, S, 1], size: xs.length, get: (i) => ({ x: xs[i] }) });
+const TRAIN = set([blob(4, 4, 4, 2.5), blob(3, 5, 4, 2), blob(5, 3, 3, 3)]);
+const HELD = set([blob(4, 3, 5, 2)]);
+const CONFIG = {
+  shape: [S, S, S],
+  model: { nHiddens: 4, groups: 4, nCodes: 16, embeddingDim: 4, downsample: [2, 2, 2] },
+  discChannels: 4,
+  discLayers: 2,
+  discGroups: 4,
+  lr: 2e-3,
+  discStart: 2,
+};
+const SETTINGS = splitVqganTrain({ steps: 4, batchSize: 2, flip: ['W'], checkpointEvery: 0, validateEvery: 2, logEvery: 1 }).settings;
+
+let root: string;
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'medsynth-vqgan-run-'));
+});
+afterAll(() => rm(root, { recursive: true, force: true }));
+
+const lines = async (dir: string) => (await readFile(join(dir, 'metrics.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, any>);
+
+describe('VQ-GAN run settings and batches', () => {
+  it('splits a train section into loop settings and trainer config, validating the loop settings by field', () => {
+    const { settings, trainer } = splitVqganTrain({ steps: 10, batchSize: 3, lr: 1e-3, discStart: 5 });
+    expect(settings).toMatchObject({ steps: 10, batchSize: 3, seed: 0, flip: [], checkpointEvery: 200 });
+    expect(trainer).toEqual({ lr: 1e-3, discStart: 5 });
+    expect(() => splitVqganTrain({ steps: 0 })).toThrow(ConfigError);
+    expect(() => splitVqganTrain({ flip: ['X'] })).toThrow(/train\.flip\[0\]/);
+  });
+
+  it('a step\'s batch depends on (seed, step) only, and flips follow the setting', () => {
+    const a = batchAt(TRAIN, 3, 5, SETTINGS);
+    expect(batchAt(TRAIN, 3, 5, SETTINGS)).toEqual(a);
+    const steps = Array.from({ length: 8 }, (_, s) => batchAt(TRAIN, 3, s, SETTINGS).map((x) => Array.from(x.slice(0, 16)).join()));
+    expect(new Set(steps.map((b) => b.join('|'))).size).toBeGreaterThan(1);
+    const noFlip = { ...SETTINGS, flip: [] as ('D' | 'H' | 'W')[] };
+    const originals = new Set([0, 1, 2].map((i) => TRAIN.get(i).x));
+    for (let s = 0; s < 8; s++) expect(batchAt(TRAIN, 3, s, noFlip).every((x) => originals.has(x))).toBe(true);
+  });
+});
+
+describe('runVqganTraining', () => {
+  it('writes per-step losses, perplexity and restarted codes, held-out PSNR/SSIM and code usage, and a loadable checkpoint', async () => {
+    await useBackend('wasm');
+    const dir = join(root, 'straight');
+    const tr = VqganTrainer.create(CONFIG, 1);
+    const logged: string[] = [];
+    expect(await runVqganTraining(tr, SETTINGS, TRAIN, HELD, dir, { log: (l) => logged.push(l) })).toEqual({ interrupted: false });
+    const m = await lines(dir);
+    const steps = m.filter((r) => typeof r.aeLoss === 'number');
+    expect(steps.map((r) => r.step)).toEqual([1, 2, 3, 4]);
+    for (const r of steps) {
+      expect(r.perplexity).toBeGreaterThanOrEqual(1);
+      expect(Number.isInteger(r.deadCodes)).toBe(true);
+      expect(r.recon).toBeGreaterThan(0);
+    }
+    expect(steps.map((r) => r.ganActive)).toEqual([false, false, true, true]);
+    const val = m.filter((r) => r.validation);
+    expect(val.map((r) => r.step)).toEqual([2, 4]);
+    for (const { validation: v } of val) {
+      expect(v.volumes).toBe(1);
+      expect(v.psnr).toBeGreaterThan(0);
+      expect(v.ssim).toBeGreaterThan(-1);
+      expect(v.ssim).toBeLessThanOrEqual(1);
+      expect(v.usedCodes + v.unusedCodes).toBe(16);
+      expect(v.perplexity).toBeLessThanOrEqual(v.usedCodes + 1e-9);
+    }
+    expect(logged.join('\n')).toMatch(/step 4: held-out PSNR [\d.]+ dB, SSIM -?[\d.]+, codebook perplexity [\d.]+, \d+ of 16 codes unused/);
+    const loaded = await VqganTrainer.load(folderSource(join(dir, 'checkpoint')));
+    expect(loaded.step).toBe(4);
+    // The validation numbers are those of the saved state.
+    expect(validateVqgan(loaded, HELD)).toEqual(val[1].validation);
+    loaded.dispose();
+    tr.dispose();
+  });
+
+  it('stops on the signal after saving, and the resumed run ends where an uninterrupted one does, bit for bit', async () => {
+    await useBackend('wasm');
+    const straight = VqganTrainer.create(CONFIG, 1);
+    await runVqganTraining(straight, SETTINGS, TRAIN, undefined, join(root, 'ref'));
+
+    const dir = join(root, 'stopped');
+    const first = VqganTrainer.create(CONFIG, 1);
+    const ctrl = new AbortController();
+    const r = await runVqganTraining(first, SETTINGS, TRAIN, undefined, dir, { signal: ctrl.signal, onStep: (m) => m.step === 2 && ctrl.abort() });
+    expect(r).toEqual({ interrupted: true });
+    first.dispose();
+    const resumed = await VqganTrainer.load(folderSource(join(dir, 'checkpoint')));
+    expect(resumed.step).toBe(2);
+    await runVqganTraining(resumed, SETTINGS, TRAIN, undefined, dir);
+    expect(resumed.step).toBe(4);
+    const state = (t: VqganTrainer) => [...t.ae].map(([k, v]) => [k, Array.from(v.dataSync())]);
+    expect(state(resumed)).toEqual(state(straight));
+    const losses = async (d: string) => (await lines(d)).map((l) => l.aeLoss);
+    expect(await losses(dir)).toEqual(await losses(join(root, 'ref')));
+    resumed.dispose();
+    straight.dispose();
+  });
+
+  it('refuses volumes of another shape than the VQ-GAN trains on', async () => {
+    await useBackend('wasm');
+    const tr = VqganTrainer.create(CONFIG, 1);
+    const wrong: ExampleSet = { shape: [S, S, 4, 1], size: 1, get: () => ({ x: new Float32Array(S * S * 4) }) };
+    await expect(runVqganTraining(tr, SETTINGS, wrong, undefined, join(root, 'wrong'))).rejects.toThrow(/training volumes are \[8,8,4,1\], the VQ-GAN trains on \[8,8,8,1\]/);
+    tr.dispose();
+  });
+});

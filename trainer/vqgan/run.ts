@@ -1,0 +1,146 @@
+// A VQ-GAN training run on disk, laid out like a diffusion run (trainer/run.ts):
+//
+//   <run>/run.json         what was asked (written by the CLI)
+//   <run>/checkpoint/      the whole training state (VqganTrainer.save), replaced atomically
+//   <run>/metrics.jsonl    per logged step: losses, codebook perplexity, restarted
+//                          (dead) codes; per validation: held-out reconstruction
+//                          PSNR and SSIM, and codebook usage on the held-out volumes
+//
+// Batches are drawn from (seed, step) alone and flips from (seed, step,
+// position), so a resumed run sees the batches an uninterrupted one would.
+import { appendFile, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { parseConfig } from '../../shared/config.ts';
+import { Rng } from '../../shared/rng.ts';
+import { writeCheckpointFolder } from '../../sampler/node/checkpoint-folder.ts';
+import { ssim } from '../evaluate/metrics/ssim.ts';
+import { flip, flipsAt } from '../preprocess/augment.ts';
+import { RUN_FILES } from '../run.ts';
+import type { ExampleSet } from '../trainer.ts';
+import { perplexity } from './codebook-ema.ts';
+import type { VqganMetrics, VqganTrainer } from './trainer.ts';
+
+const int = (min: number, max: number) => z.number().int().min(min).max(max);
+
+/** The run loop's settings; they sit beside the VqganTrainer's in a run config's `train` section. */
+export const VqganRunSettingsSchema = z.strictObject({
+  steps: int(1, 10_000_000).default(2000),
+  /** Volumes per step. */
+  batchSize: int(1, 256).default(2),
+  /** Seeds the networks' init, the codebook and the batches (a resumed run keeps its own). */
+  seed: int(0, 2 ** 31 - 1).default(0),
+  /** Axes of [D, H, W] to flip at random (p = 0.5 each); 'W' is left-right. */
+  flip: z.array(z.enum(['D', 'H', 'W'])).max(3).default([]),
+  /** Every N steps: write the checkpoint, validate on the held-out volumes. 0 = never (the last step always saves). */
+  checkpointEvery: int(0, 10_000_000).default(200),
+  validateEvery: int(0, 10_000_000).default(200),
+  logEvery: int(1, 10_000_000).default(10),
+});
+export type VqganRunSettings = z.infer<typeof VqganRunSettingsSchema>;
+
+const RUN_KEYS = new Set(Object.keys(VqganRunSettingsSchema.shape));
+
+/** A run config's `train` section split into the loop's settings (validated) and the VqganTrainer's config (raw). */
+export function splitVqganTrain(train: Record<string, unknown>): { settings: VqganRunSettings; trainer: Record<string, unknown> } {
+  const pick = (inLoop: boolean) => Object.fromEntries(Object.entries(train).filter(([k]) => RUN_KEYS.has(k) === inLoop));
+  return { settings: parseConfig(VqganRunSettingsSchema, pick(true), 'train'), trainer: pick(false) };
+}
+
+/** The data stream of batch draws (above VqganTrainer's streams). */
+const DATA_STREAM = 0x4000_0010;
+
+/** Step `step`'s batch: batchSize volumes drawn with replacement, flipped as configured. */
+export function batchAt(data: ExampleSet, seed: number, step: number, s: VqganRunSettings): Float32Array[] {
+  const rng = new Rng(seed, DATA_STREAM, step * s.batchSize); // one counter per draw
+  const shape = data.shape.slice(0, 3) as [number, number, number];
+  return Array.from({ length: s.batchSize }, (_, j) => {
+    const x = data.get(rng.int(data.size)).x;
+    const flips = s.flip.length ? flipsAt(seed, step, j, { axes: s.flip }) : [];
+    return flips.length ? flip(x, shape, flips) : x;
+  });
+}
+
+export interface VqganValidation {
+  volumes: number;
+  /** Means over the held-out volumes, model space (range 2). */
+  psnr: number;
+  ssim: number;
+  /** Codebook usage over all held-out latents: exp(entropy), codes used, codes never used. */
+  perplexity: number;
+  usedCodes: number;
+  unusedCodes: number;
+}
+
+/** Held-out reconstruction quality and codebook usage (no training state changes). */
+export function validateVqgan(trainer: VqganTrainer, data: ExampleSet): VqganValidation {
+  const volumes = Array.from({ length: data.size }, (_, i) => data.get(i).x);
+  const { recon, psnr, indices } = trainer.evaluate(volumes);
+  const shape = trainer.config.shape;
+  const ssims = recon.map((r, i) => ssim(r, volumes[i], shape, 2));
+  const all = new Int32Array(indices.reduce((n, a) => n + a.length, 0));
+  indices.reduce((at, a) => (all.set(a, at), at + a.length), 0);
+  const used = new Set(all).size;
+  const mean = (a: number[]) => a.reduce((s, v) => s + v, 0) / a.length;
+  const nCodes = trainer.config.model.nCodes;
+  return { volumes: volumes.length, psnr: mean(psnr), ssim: mean(ssims), perplexity: perplexity(all, nCodes), usedCodes: used, unusedCodes: nCodes - used };
+}
+
+export interface VqganRunHooks {
+  onStep?: (m: VqganMetrics & { stepsPerSec: number }) => void;
+  log?: (line: string) => void;
+  /** Checked between steps: on abort the state is saved and the run returns. */
+  signal?: AbortSignal;
+}
+
+/** Trains until settings.steps (from trainer.step), then saves. Returns whether it stopped early on the signal. */
+export async function runVqganTraining(
+  trainer: VqganTrainer,
+  settings: VqganRunSettings,
+  train: ExampleSet,
+  validation: ExampleSet | undefined,
+  runDir: string,
+  hooks: VqganRunHooks = {},
+): Promise<{ interrupted: boolean }> {
+  const want = [...trainer.config.shape, trainer.config.model.channels];
+  for (const [name, set] of [['training', train], ['held-out', validation]] as const) {
+    if (set && set.shape.join() !== want.join()) throw new Error(`vqgan run: ${name} volumes are [${set.shape}], the VQ-GAN trains on [${want}]`);
+  }
+  if (train.size === 0) throw new Error('vqgan run: the training set is empty');
+  const log = hooks.log ?? (() => {});
+  await mkdir(runDir, { recursive: true });
+  const metricsPath = join(runDir, RUN_FILES.metrics);
+  const record = (obj: object) => appendFile(metricsPath, `${JSON.stringify({ time: new Date().toISOString(), ...obj })}\n`);
+  const save = async () => {
+    await writeCheckpointFolder(join(runDir, RUN_FILES.checkpoint), await trainer.save());
+    log(`step ${trainer.step}: checkpoint saved`);
+  };
+  const every = (n: number) => n > 0 && trainer.step % n === 0;
+
+  let windowStart = performance.now();
+  let windowSteps = 0;
+  while (trainer.step < settings.steps) {
+    if (hooks.signal?.aborted) {
+      await save();
+      return { interrupted: true };
+    }
+    const m = trainer.trainStep(batchAt(train, trainer.seed, trainer.step, settings));
+    windowSteps++;
+    const stepsPerSec = (windowSteps * 1000) / (performance.now() - windowStart);
+    hooks.onStep?.({ ...m, stepsPerSec });
+    if (every(settings.logEvery) || trainer.step === settings.steps) {
+      await record({ ...m, stepsPerSec });
+      windowStart = performance.now();
+      windowSteps = 0;
+    }
+    if (validation && (every(settings.validateEvery) || trainer.step === settings.steps)) {
+      const v = validateVqgan(trainer, validation);
+      await record({ step: trainer.step, validation: v });
+      log(`step ${trainer.step}: held-out PSNR ${v.psnr.toFixed(2)} dB, SSIM ${v.ssim.toFixed(4)}, codebook perplexity ${v.perplexity.toFixed(1)}, ${v.unusedCodes} of ${trainer.config.model.nCodes} codes unused`);
+    }
+    if (every(settings.checkpointEvery)) await save();
+    await new Promise((resolve) => setImmediate(resolve)); // let signal handlers run
+  }
+  if (!every(settings.checkpointEvery)) await save();
+  return { interrupted: false };
+}
