@@ -48,7 +48,10 @@ const USAGE = `usage:
                   uploads a verified checkpoint to R2 (R2_ACCOUNT_ID, R2_ACCESS_KEY_ID, R2_SECRET_ACCESS_KEY)
   medsynth train --config <preset|file.json> --data <[label=]path>... --out <run dir>
                   [--set field=value]... [--steps N] [--resume] [--on-bad-file skip|fail] [--backend B]
-  medsynth export <run dir> --out <dir> [--quantize int8|fp16|fp32]
+  medsynth train --config <latent DDPM preset> --latents <dir> --out <run dir> [--set field=value]...
+  medsynth encode <VQ-GAN run dir> --out <latents dir> [--data <[label=]path>...] [--backend B]
+                  latents of the run's training and held-out volumes, scaled to [-1, 1]
+  medsynth export <run dir> --out <dir> [--quantize int8|fp16|fp32] [--vqgan <VQ-GAN run dir>]
   medsynth evaluate <dir|url> --data <[label=]path>... --out <dir> [--reference <fp32 dir>]
                   [--count N] [--steps N] [--sampler S] [--seed N] [--backend B]
                   held-out loss, MS-SSIM, SWD, memorisation, int8 vs fp32: report.json + grid.png
@@ -209,9 +212,10 @@ export async function main(argv: string[], log = (s: string) => console.log(s), 
     else if (command === 'serve') await (await import('../worker/node/serve-command.ts')).serve(rest, log);
     else if (command === 'train') await (await import('../trainer/cli.ts')).train(rest, log);
     else if (command === 'export') await (await import('../trainer/cli.ts')).exportRun(rest, log);
+    else if (command === 'encode') await (await import('../trainer/latent/encode.ts')).encode(rest, log);
     else if (command === 'evaluate') await (await import('../trainer/evaluate/cli.ts')).evaluate(rest, log);
     else if (command === 'publish') await (await import('../worker/node/publish-command.ts')).publish(rest, log);
-    else throw new UsageError(`unknown command "${command}" (commands: sample, inspect, init, train, export, evaluate, serve, publish; see --help)`);
+    else throw new UsageError(`unknown command "${command}" (commands: sample, inspect, init, train, encode, export, evaluate, serve, publish; see --help)`);
     return 0;
   } catch (e) {
     const error = e as Error;

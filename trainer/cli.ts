@@ -1,32 +1,36 @@
 // `medsynth train` and `medsynth export`: thin wiring of the run config, the
-// data pipeline, the Trainer and the run loop. Loaded lazily by the CLI.
-import { readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+// data pipeline (or a latents folder), the trainers and the run loops.
+// Loaded lazily by the CLI. Three kinds of run, by the preset's kind:
+//   - a diffusion model on --data (ddpm-unet2d, ddpm-unet3d, vdm);
+//   - a VQ-GAN on --data (stage 1 of latent diffusion, trainer/vqgan/cli.ts);
+//   - a latent DDPM on --latents (stage 2), exported with its VQ-GAN.
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import cliProgress from 'cli-progress';
 import { ConfigError } from '../shared/config.ts';
 import { parseBackendName, selectBackend } from '../sampler/backend.ts';
 import { writeFileAtomic } from '../sampler/node/atomic-file.ts';
 import { writeCheckpointFolder } from '../sampler/node/checkpoint-folder.ts';
+import { folderSource } from '../sampler/node/folder-source.ts';
+import { exists, readRunRecord, RUN_JSON, trainingBar, withStopSignal, type RunRecord } from './cli-common.ts';
 import { parseOnBadFile } from './data/index.ts';
-import { prepareTrainingData } from './dataset.ts';
+import { prepareTrainingData, type TrainingData } from './dataset.ts';
 import { exportCheckpoint } from './export.ts';
-import { applyOverrides, loadRunConfig, trainSettings, trainSpec, type RunConfig } from './run-config.ts';
+import { exportLatentRun } from './latent/export.ts';
+import { loadLatents, type Latents } from './latent/latents.ts';
+import { latentTrainSpec } from './latent/train-spec.ts';
+import { getPreset, LATENT_STAGE, VQGAN_STAGE } from './presets.ts';
+import { applyOverrides, loadRunConfig, trainSettings, trainSpec } from './run-config.ts';
 import { RUN_FILES, runCheckpoint, runTraining } from './run.ts';
 import { Trainer } from './trainer.ts';
+import { trainVqgan } from './vqgan/cli.ts';
 
-/** The run's own record: what it was asked to do, so --resume needs no repeats. */
-const RUN_JSON = 'run.json';
-interface RunRecord {
-  config: RunConfig;
-  data: string[];
-}
-
-async function exists(path: string): Promise<boolean> {
-  return stat(path).then(
-    () => true,
-    () => false,
-  );
+/** Reads the latents folder a latent DDPM run trains on; with `expected`, it must be that exact folder (by hash). */
+async function latentsFor(path: string, expected?: string): Promise<Latents> {
+  const latents = await loadLatents(folderSource(path));
+  if (expected && latents.hash !== expected) {
+    throw new ConfigError('--latents', `${latents.location} is not the latents folder this run trained on (manifest sha256 ${latents.hash.slice(0, 12)}, expected ${expected.slice(0, 12)})`);
+  }
+  return latents;
 }
 
 export async function train(args: string[], log: (s: string) => void): Promise<void> {
@@ -35,6 +39,7 @@ export async function train(args: string[], log: (s: string) => void): Promise<v
     options: {
       config: { type: 'string' },
       data: { type: 'string', multiple: true },
+      latents: { type: 'string' },
       out: { type: 'string' },
       set: { type: 'string', multiple: true },
       steps: { type: 'string' },
@@ -57,58 +62,72 @@ export async function train(args: string[], log: (s: string) => void): Promise<v
   log(`backend: ${backend.name}${backend.skipped.length ? ` (skipped ${backend.skipped.join('; ')})` : ''}`);
 
   let record: RunRecord;
-  let resumed: Trainer | undefined;
   const checkpointDir = join(out, RUN_FILES.checkpoint);
   if (values.resume) {
     if (!(await exists(join(checkpointDir, 'manifest.json')))) throw new ConfigError('--resume', `${out} holds no training checkpoint to resume`);
-    record = JSON.parse(await readFile(join(out, RUN_JSON), 'utf8')) as RunRecord;
+    record = await readRunRecord(out);
     if (values.config) throw new ConfigError('--config', 'a resumed run keeps its config; change settings with --set train.<field>=value');
     if (!sets.every((s) => s.startsWith('train.'))) throw new ConfigError('--set', 'a resumed run can change only train.* settings');
-    const overrides = applyOverrides({}, sets).train as Record<string, unknown> | undefined;
-    resumed = await Trainer.load(runCheckpoint(out), overrides);
     if (values.data?.length) record.data = values.data;
-    log(`resuming ${out} at step ${resumed.step} of ${resumed.config.steps}`);
   } else {
     if (!values.config) throw new ConfigError('--config', 'a preset name or a .json file is required');
-    if (!values.data?.length) throw new ConfigError('--data', 'at least one file or folder is required');
+    const config = await loadRunConfig(values.config, sets);
+    const latentRun = getPreset(config.preset).kind === LATENT_STAGE;
+    if (latentRun && !values.latents) throw new ConfigError('--latents', `preset ${config.preset} trains on latents: make them with medsynth encode <vqgan run> --out <latents>`);
+    if (!latentRun && !values.data?.length) throw new ConfigError('--data', 'at least one file or folder is required');
     if (await exists(join(checkpointDir, 'manifest.json'))) throw new ConfigError('--out', `${out} already holds a run: use --resume, or another --out`);
-    record = { config: await loadRunConfig(values.config, sets), data: values.data };
+    record = { config, data: values.data ?? [] };
   }
+  const kind = getPreset(record.config.preset).kind;
+  if (values.latents && kind !== LATENT_STAGE) {
+    throw new ConfigError('--latents', `preset ${record.config.preset} (${kind}) trains on --data; --latents goes with a latent DDPM preset (brain-latent-ddpm-3d, tiny-latent-ddpm-3d)`);
+  }
+  if (kind === LATENT_STAGE && values.data?.length) throw new ConfigError('--data', `preset ${record.config.preset} trains on --latents, not on volumes`);
+  if (kind === VQGAN_STAGE) return trainVqgan(record, out, { resume: values.resume ?? false, sets, onBadFile, quiet: values.quiet, log });
 
-  const data = await prepareTrainingData(record.data, record.config, { onBadFile, log });
-  let trainer = resumed;
+  // A latent DDPM run reads its latents (on resume: the recorded folder, or where it moved, checked by hash).
+  let latents: Latents | undefined;
+  if (kind === LATENT_STAGE) {
+    latents = await latentsFor(values.latents ?? record.latents!.path, record.latents?.sha256);
+    record.latents = { path: resolve(latents.location), sha256: latents.hash };
+  }
+  let trainer: Trainer | undefined;
+  if (values.resume) {
+    const overrides = applyOverrides({}, sets).train as Record<string, unknown> | undefined;
+    trainer = await Trainer.load(runCheckpoint(out), overrides);
+    log(`resuming ${out} at step ${trainer.step} of ${trainer.config.steps}`);
+  }
+  const data: Pick<TrainingData, 'train' | 'validation'> & Partial<TrainingData> = latents ?? (await prepareTrainingData(record.data, record.config, { onBadFile, log }));
   if (!trainer) {
-    // A new run: the data decides the labels, spacing and intensity mapping.
-    const spec = trainSpec(record.config);
-    trainer = Trainer.create({ ...spec, model: { ...spec.model, ...data.model }, meta: { ...spec.meta, ...data.meta } }, trainSettings(record.config));
-    await writeFileAtomic(join(out, RUN_JSON), `${JSON.stringify(record, null, 2)}\n`);
+    // A new run: the data decides the labels, spacing and intensity mapping (or the latents their grid).
+    let spec = trainSpec(record.config);
+    if (latents) spec = latentTrainSpec(record.config, latents);
+    else spec = { ...spec, model: { ...spec.model, ...data.model }, meta: { ...spec.meta, ...data.meta } };
+    trainer = Trainer.create(spec, trainSettings(record.config));
   }
-  log(`training ${trainer.spec.kind} "${trainer.spec.meta.name}": ${data.train.size} examples, ${data.validation?.size ?? 0} held out, ${trainer.config.steps} steps`);
-
-  const ctrl = new AbortController();
-  const stop = () => ctrl.abort();
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
-  const bar =
-    values.quiet || !process.stderr.isTTY
-      ? undefined
-      : new cliProgress.SingleBar(
-          { stream: process.stderr, format: 'training [{bar}] {value}/{total} steps | loss {loss} | {rate} steps/s | {eta_formatted} left', hideCursor: true },
-          cliProgress.Presets.shades_classic,
-        );
-  bar?.start(trainer.config.steps, trainer.step, { loss: '-', rate: '-' });
   try {
-    const { interrupted } = await runTraining(trainer, data.train, data.validation, out, {
-      signal: ctrl.signal,
-      log,
-      onStep: (m) => bar?.update(m.step, { loss: m.loss.toFixed(4), rate: m.stepsPerSec.toFixed(2) }),
-    });
-    bar?.stop();
-    log(interrupted ? `stopped at step ${trainer.step}; continue with --resume` : `done: ${trainer.step} steps; export with medsynth export ${out}`);
+    if (latents && trainer.config.previewEvery > 0) throw new ConfigError('train.previewEvery', 'a latent DDPM run writes no previews (set it to 0): export it and sample the checkpoint');
+    // A new run's record; a resumed latent run's too, as its latents may have moved.
+    if (!values.resume || latents) await writeFileAtomic(join(out, RUN_JSON), `${JSON.stringify(record, null, 2)}\n`);
+    const what = latents ? `latents of ${latents.location}` : 'examples';
+    log(`training ${trainer.spec.kind} "${trainer.spec.meta.name}": ${data.train.size} ${what}, ${data.validation?.size ?? 0} held out, ${trainer.config.steps} steps`);
+    const bar = trainingBar(values.quiet, 'training');
+    bar?.start(trainer.config.steps, trainer.step, { loss: '-', rate: '-' });
+    const t = trainer;
+    try {
+      const { interrupted } = await withStopSignal((signal) =>
+        runTraining(t, data.train, data.validation, out, {
+          signal,
+          log,
+          onStep: (m) => bar?.update(m.step, { loss: m.loss.toFixed(4), rate: m.stepsPerSec.toFixed(2) }),
+        }),
+      );
+      bar?.stop();
+      log(interrupted ? `stopped at step ${t.step}; continue with --resume` : `done: ${t.step} steps; export with medsynth export ${out}`);
+    } finally {
+      bar?.stop();
+    }
   } finally {
-    bar?.stop();
-    process.off('SIGINT', stop);
-    process.off('SIGTERM', stop);
     trainer.dispose();
   }
 }
@@ -116,7 +135,7 @@ export async function train(args: string[], log: (s: string) => void): Promise<v
 export async function exportRun(args: string[], log: (s: string) => void): Promise<void> {
   const { values, positionals } = parseArgs({
     args,
-    options: { quantize: { type: 'string' }, out: { type: 'string' }, verbose: { type: 'boolean' } },
+    options: { quantize: { type: 'string' }, out: { type: 'string' }, vqgan: { type: 'string' }, verbose: { type: 'boolean' } },
     allowPositionals: true,
   });
   if (positionals.length !== 1) throw new ConfigError('export', 'takes one run folder');
@@ -125,7 +144,26 @@ export async function exportRun(args: string[], log: (s: string) => void): Promi
   if (quantization !== 'fp32' && quantization !== 'fp16' && quantization !== 'int8') {
     throw new ConfigError('--quantize', `expected int8, fp16 or fp32, got "${quantization}"`);
   }
-  const trainer = await Trainer.load(runCheckpoint(positionals[0]));
+  const runDir = positionals[0];
+  // Older runs may lack run.json; a diffusion checkpoint exports without it.
+  const record = (await exists(join(runDir, RUN_JSON))) ? await readRunRecord(runDir) : undefined;
+  const kind = record && getPreset(record.config.preset).kind;
+  if (kind === VQGAN_STAGE) {
+    throw new ConfigError('export', `${runDir} is a VQ-GAN run: it is exported inside its latent DDPM (medsynth encode ${runDir} --out <latents>; medsynth train --config <latent preset> --latents <latents> --out <run>; medsynth export <run>)`);
+  }
+  if (values.vqgan && kind !== LATENT_STAGE) throw new ConfigError('--vqgan', `${runDir} is not a latent DDPM run`);
+  const trainer = await Trainer.load(runCheckpoint(runDir));
+  if (kind === LATENT_STAGE) {
+    try {
+      const { manifest, files } = await exportLatentRun(trainer, record!, quantization, { vqgan: values.vqgan });
+      await writeCheckpointFolder(values.out, files);
+      const bytes = manifest.shards.reduce((n, s) => n + s.bytes, 0);
+      log(`wrote ${values.out}: ${manifest.kind} "${manifest.name}" (denoiser after ${trainer.step} steps + VQ-GAN decoder), ${quantization}, ${bytes} bytes`);
+    } finally {
+      trainer.dispose();
+    }
+    return;
+  }
   try {
     const training = {
       steps: trainer.step,

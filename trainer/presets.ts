@@ -130,7 +130,72 @@ export const PRESETS: Record<string, Preset> = {
   },
 };
 
+// ---------------------------------------------------------------------------
+// Latent diffusion in two stages (Medical Diffusion, DESIGN §3.3): a VQ-GAN
+// (kind vqgan3d) trained on volumes, then a UNet3D DDPM trained on its
+// latents (`medsynth encode`), exported together as kind latent-ddpm-vqgan3d.
+// A stage preset trains, but makes no checkpoint on its own (`medsynth init`
+// and the training benchmark take PRESETS only).
+
+/** Preset kinds of the two stages. */
+export const VQGAN_STAGE = 'vqgan3d';
+export const LATENT_STAGE = 'latent-ddpm-vqgan3d';
+
+/** A VQ-GAN trains no diffusion: its manifest-shaped meta fills these with placeholders. */
+const noSampling = { schedule: {}, sampler: { name: 'none', steps: 1 } };
+/** The latent DDPM's examples: scaled codebook vectors in [-1, 1], no real units (export puts the volume's back). */
+const latentSpace = { kind: 'linear', low: -1, high: 1, unit: '' } as const;
+/** VQ-GAN loop and trainer settings shared by the stage presets (trainer/vqgan/run.ts, trainer/vqgan/config.ts). */
+const vqganTrain = { batchSize: 2, lr: 3e-4, flip: ['W'], checkpointEvery: 100, validateEvery: 100 };
+
+export const STAGE_PRESETS: Record<string, Preset> = {
+  'brain-vqgan-3d-32': {
+    description: '3D VQ-GAN (stage 1): 32^3 T1 MRI volumes at 5.5 mm to 8^3 latents of 8 channels, sized for a CPU',
+    kind: VQGAN_STAGE,
+    // Medical Diffusion: nHiddens 16, codebook 16384 x 8. Halved widths and 512 codes train at a few s/step on wasm.
+    model: { nHiddens: 8, groups: 8, downsample: [4, 4, 4], nCodes: 512, embeddingDim: 8 },
+    meta: { name: 'brain-vqgan-3d-32', modality: 'mri', ...noSampling, data: { shape: [32, 32, 32], channels: 1, spacing: [5.5, 5.5, 5.5], intensity: mri8bit } },
+    data: { target: { shape: [32, 32, 32], spacing: [5.5, 5.5, 5.5] }, modality: 'mri', intensity: { kind: 'nyul' } },
+    train: { ...vqganTrain, steps: 3000, discStart: 1500, discChannels: 8, discLayers: 2, discGroups: 8 },
+  },
+  'brain-latent-ddpm-3d': {
+    description: 'Latent DDPM (stage 2): UNet3D with spatial and depth attention at every level on brain-vqgan-3d-32 latents (8^3 x 8)',
+    kind: LATENT_STAGE,
+    // channels and depth come from meta.data (the latents); attention defaults to every level.
+    model: { baseChannels: 32, channelMult: [1, 2], numResBlocks: 1, groups: 8, heads: 4 },
+    meta: { name: 'brain-latent-ddpm-3d', modality: 'mri', ...ddpmCosine, data: { shape: [8, 8, 8], channels: 8, spacing: [22, 22, 22], intensity: latentSpace } },
+    train: { steps: 4000, batchSize: 8, lr: 2e-4, warmup: 100 },
+  },
+  'tiny-vqgan-3d-16': {
+    description: 'A tiny 3D VQ-GAN: 16^3 volumes at 12 mm to 4^3 latents of 4 channels; trains in seconds (demos, tests)',
+    kind: VQGAN_STAGE,
+    model: { nHiddens: 4, groups: 4, downsample: [4, 4, 4], nCodes: 32, embeddingDim: 4 },
+    meta: { name: 'tiny-vqgan-3d-16', modality: 'mri', ...noSampling, data: { shape: [16, 16, 16], channels: 1, spacing: [12, 12, 12], intensity: mri8bit } },
+    data: { target: { shape: [16, 16, 16], spacing: [12, 12, 12] }, modality: 'mri', intensity: { kind: 'nyul' } },
+    train: { ...vqganTrain, steps: 40, lr: 2e-3, discStart: 20, discChannels: 4, discLayers: 2, discGroups: 4, checkpointEvery: 20, validateEvery: 20 },
+  },
+  'tiny-latent-ddpm-3d': {
+    description: 'A tiny latent DDPM on tiny-vqgan-3d-16 latents (4^3 x 4): trains in seconds (demos, tests)',
+    kind: LATENT_STAGE,
+    model: { baseChannels: 8, channelMult: [1, 2], groups: 4, heads: 2 },
+    meta: {
+      name: 'tiny-latent-ddpm-3d',
+      modality: 'mri',
+      schedule: { kind: 'cosine', T: 300 },
+      sampler: { name: 'ddim', steps: 10 },
+      data: { shape: [4, 4, 4], channels: 4, spacing: [48, 48, 48], intensity: latentSpace },
+    },
+    train: { steps: 40, batchSize: 4, lr: 1e-3, warmup: 5, checkpointEvery: 20, validateEvery: 20 },
+  },
+};
+
+/** Every preset `medsynth train --config` takes: the model presets and the two-stage ones. */
+export function presetNames(): string[] {
+  return [...Object.keys(PRESETS), ...Object.keys(STAGE_PRESETS)];
+}
+
 export function getPreset(name: string): Preset {
-  if (!Object.hasOwn(PRESETS, name)) throw new Error(`unknown preset "${name}"; presets: ${Object.keys(PRESETS).join(', ')}`);
-  return PRESETS[name];
+  if (Object.hasOwn(PRESETS, name)) return PRESETS[name];
+  if (Object.hasOwn(STAGE_PRESETS, name)) return STAGE_PRESETS[name];
+  throw new Error(`unknown preset "${name}"; presets: ${presetNames().join(', ')}`);
 }

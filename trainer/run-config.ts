@@ -10,7 +10,7 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { ConfigError, parseConfig } from '../shared/config.ts';
-import { getPreset, PRESETS } from './presets.ts';
+import { getPreset, presetNames } from './presets.ts';
 import type { TrainSpec } from './trainer.ts';
 
 const RunConfigSchema = z.strictObject({
@@ -63,7 +63,7 @@ export function applyOverrides(config: Json, sets: readonly string[]): Json {
 /** Reads `--config` (a preset name or a JSON file) and applies the overrides. */
 export async function loadRunConfig(config: string, sets: readonly string[] = []): Promise<RunConfig> {
   let raw: Json;
-  if (Object.hasOwn(PRESETS, config)) raw = { preset: config };
+  if (presetNames().includes(config)) raw = { preset: config };
   else if (config.endsWith('.json')) {
     let text: string;
     try {
@@ -76,7 +76,7 @@ export async function loadRunConfig(config: string, sets: readonly string[] = []
     } catch (e) {
       throw new ConfigError('--config', `${config} is not valid JSON (${(e as Error).message})`);
     }
-  } else throw new ConfigError('--config', `expected a preset (${Object.keys(PRESETS).join(', ')}) or a .json file, got "${config}"`);
+  } else throw new ConfigError('--config', `expected a preset (${presetNames().join(', ')}) or a .json file, got "${config}"`);
   const merged = parseConfig(RunConfigSchema, applyOverrides(raw, sets), 'config');
   getPreset(merged.preset); // names the presets when unknown
   return merged;

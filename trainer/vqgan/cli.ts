@@ -1,0 +1,70 @@
+// `medsynth train --config <VQ-GAN preset>`: the data pipeline (the same
+// `--data` entries, preprocessing and held-out rules as diffusion training),
+// a VqganTrainer, and the run loop. Called by trainer/cli.ts.
+import { join } from 'node:path';
+import { ConfigError } from '../../shared/config.ts';
+import { writeFileAtomic } from '../../sampler/node/atomic-file.ts';
+import { RUN_JSON, trainingBar, withStopSignal, type RunRecord } from '../cli-common.ts';
+import type { OnBadFile } from '../data/index.ts';
+import { prepareTrainingData } from '../dataset.ts';
+import { getPreset } from '../presets.ts';
+import { applyOverrides, deepMerge, trainSettings, trainSpec } from '../run-config.ts';
+import { runCheckpoint } from '../run.ts';
+import { splitVqganTrain, runVqganTraining } from './run.ts';
+import { VqganTrainer } from './trainer.ts';
+
+export interface VqganCommandOptions {
+  /** Continue the run in `out` (its run.json is `record`); `sets` are its train.* overrides. */
+  resume: boolean;
+  sets: string[];
+  onBadFile: OnBadFile;
+  quiet?: boolean;
+  log: (line: string) => void;
+}
+
+export async function trainVqgan(record: RunRecord, out: string, opts: VqganCommandOptions): Promise<void> {
+  const { log } = opts;
+  let trainer: VqganTrainer;
+  if (opts.resume) {
+    // The overrides become part of the record, so a later resume keeps them.
+    record = { ...record, config: { ...record.config, train: (applyOverrides({ train: record.config.train }, opts.sets).train ?? {}) as Record<string, unknown> } };
+    const overrides = splitVqganTrain((applyOverrides({}, opts.sets).train ?? {}) as Record<string, unknown>).trainer;
+    trainer = await VqganTrainer.load(runCheckpoint(out), {}, overrides);
+  }
+  const { settings, trainer: trainerConfig } = splitVqganTrain(trainSettings(record.config));
+  const data = await prepareTrainingData(record.data, record.config, { onBadFile: opts.onBadFile, log });
+  if (data.train.shape.length !== 4) throw new ConfigError('config.data.target.shape', `a VQ-GAN trains on volumes [D, H, W]; this preprocessing gives [${data.train.shape.slice(0, -1)}]`);
+  if (!opts.resume) {
+    const spec = trainSpec(record.config);
+    const config = {
+      ...trainerConfig,
+      model: deepMerge(getPreset(record.config.preset).model, record.config.model),
+      shape: data.train.shape.slice(0, 3),
+      modality: data.meta.modality ?? spec.meta.modality,
+    };
+    trainer = VqganTrainer.create(config, settings.seed);
+  }
+  await writeFileAtomic(join(out, RUN_JSON), `${JSON.stringify(record, null, 2)}\n`);
+  const t = trainer!;
+  try {
+    const name = trainSpec(record.config).meta.name;
+    log(`${opts.resume ? `resuming ${out} at step ${t.step} of ${settings.steps}` : `training vqgan3d "${name}"`}: ${data.train.size} volumes, ${data.validation?.size ?? 0} held out, latents [${t.model.latentShape(t.config.shape)}] x ${t.config.model.embeddingDim}`);
+    const bar = trainingBar(opts.quiet, 'vqgan');
+    bar?.start(settings.steps, t.step, { loss: '-', rate: '-' });
+    try {
+      const { interrupted } = await withStopSignal((signal) =>
+        runVqganTraining(t, settings, data.train, data.validation, out, {
+          signal,
+          log,
+          onStep: (m) => bar?.update(m.step, { loss: m.aeLoss.toFixed(4), rate: m.stepsPerSec.toFixed(2) }),
+        }),
+      );
+      bar?.stop();
+      log(interrupted ? `stopped at step ${t.step}; continue with --resume` : `done: ${t.step} steps; make latents with medsynth encode ${out} --out <latents>`);
+    } finally {
+      bar?.stop();
+    }
+  } finally {
+    t.dispose();
+  }
+}
