@@ -66,7 +66,7 @@ function sheet(): { adopt: (root: ShadowRoot) => void } {
 }
 
 const fmtMB = (n: number) => `${(n / 2 ** 20).toFixed(n < 2 ** 20 ? 2 : 1)} MB`;
-const fmtValue = (v: number) => (Math.abs(v) >= 100 ? v.toFixed(0) : v.toPrecision(3));
+const fmtValue = (v: number) => (Math.abs(v) >= 100 ? v.toFixed(0) : String(Number(v.toPrecision(3))));
 
 export function describeBackend(b: BackendReport): string {
   const detail = b.name === 'wasm' ? `${b.threads ?? 1} thread${b.threads === 1 ? '' : 's'}` : b.adapter;
@@ -195,8 +195,14 @@ export class MedsynthGenerator extends HTMLElement {
   }
 
   #setBusy(busy: boolean): void {
-    this.#el<HTMLButtonElement>('go').disabled = busy;
-    this.#el<HTMLButtonElement>('cancel').disabled = !busy;
+    const go = this.#el<HTMLButtonElement>('go');
+    const cancel = this.#el<HTMLButtonElement>('cancel');
+    // A focused button that gets disabled drops the focus to the page: hand it to the other one.
+    const [from, to] = busy ? [go, cancel] : [cancel, go];
+    const hadFocus = this.#root.activeElement === from;
+    go.disabled = busy;
+    cancel.disabled = !busy;
+    if (hadFocus) to.focus();
     this.toggleAttribute('busy', busy);
   }
 
