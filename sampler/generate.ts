@@ -152,7 +152,8 @@ export async function generate(
       tf.dispose([xT, labels]);
     }
     // The path ends at t = 0: x = z_0 / alpha_0 (alpha_0 = 1 for DDPM; VDM keeps a little noise at t = 0).
-    const alpha0 = grid[grid.length - 1].alpha;
+    // A latent model's x are latents, divided on the device and decoded to images.
+    let alpha0 = grid[grid.length - 1].alpha;
     if (decode) {
       const latents = tf.div(out, alpha0);
       out.dispose();
@@ -161,13 +162,13 @@ export async function generate(
       } finally {
         latents.dispose();
       }
+      alpha0 = 1;
     }
     const data = await out.data();
     out.dispose();
-    const scale = decode ? 1 : alpha0;
     let bad = 0;
     for (let i = 0; i < data.length; i++) {
-      data[i] /= scale;
+      data[i] /= alpha0;
       if (!Number.isFinite(data[i])) bad++;
     }
     if (bad > 0) throw new Error(`generation produced ${bad} non-finite values on the ${tf.getBackend()} backend (model "${m.manifest.name}")`);

@@ -2,6 +2,7 @@
 // The training issue adds optimiser and data settings to these; today they
 // also make untrained checkpoints (`medsynth init`), the project's embedded
 // default until trained weights ship.
+import { LATENT_DDPM_KIND } from '../shared/models/latent-ddpm.ts';
 import type { ExportMeta } from './export.ts';
 import type { PipelineConfigInput } from './preprocess/pipeline.ts';
 
@@ -139,7 +140,7 @@ export const PRESETS: Record<string, Preset> = {
 
 /** Preset kinds of the two stages. */
 export const VQGAN_STAGE = 'vqgan3d';
-export const LATENT_STAGE = 'latent-ddpm-vqgan3d';
+export const LATENT_STAGE = LATENT_DDPM_KIND;
 
 /** A VQ-GAN trains no diffusion: its manifest-shaped meta fills these with placeholders. */
 const noSampling = { schedule: {}, sampler: { name: 'none', steps: 1 } };
