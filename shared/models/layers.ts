@@ -47,47 +47,104 @@ function conv2dInputGrad(dy: tf.Tensor4D, w: tf.Tensor4D, xShape: [number, numbe
   return tf.conv2dTranspose(dy, w, xShape, stride, 'same');
 }
 
-/** tf.conv2d ('same') with gradients every backend can run, fast on wasm. */
-function conv2dSame(x: tf.Tensor4D, w: tf.Tensor4D, stride: number): tf.Tensor4D {
-  const op = tf.customGrad((xx, ww, save) => {
+/**
+ * tf.conv2d ('same') plus bias as one FusedConv2D kernel (the bias add rides
+ * in the convolution's output loop instead of a full-size pass), with
+ * gradients every backend can run, fast on wasm.
+ */
+function conv2dSame(x: tf.Tensor4D, w: tf.Tensor4D, b: tf.Tensor1D, stride: number): tf.Tensor4D {
+  const op = tf.customGrad((xx, ww, bb, save) => {
     (save as tf.GradSaveFunc)([xx as tf.Tensor, ww as tf.Tensor]);
     return {
-      value: tf.conv2d(xx as tf.Tensor4D, ww as tf.Tensor4D, stride, 'same'),
+      value: tf.fused.conv2d({ x: xx as tf.Tensor4D, filter: ww as tf.Tensor4D, bias: bb as tf.Tensor1D, strides: stride, pad: 'same' }),
       gradFunc: (dy, saved) => {
         const [xs, ws] = saved as [tf.Tensor4D, tf.Tensor4D];
-        return [conv2dInputGrad(dy as tf.Tensor4D, ws, xs.shape, stride), conv2dFilterGrad(xs, dy as tf.Tensor4D, ws.shape[0], stride)];
+        const g = dy as tf.Tensor4D;
+        return [conv2dInputGrad(g, ws, xs.shape, stride), conv2dFilterGrad(xs, g, ws.shape[0], stride), tf.sum(g, [0, 1, 2])];
       },
     };
   });
-  return op(x, w) as tf.Tensor4D;
+  return op(x, w, b) as tf.Tensor4D;
 }
 
 /** k x k 'same' convolution over [N, H, W, Cin] -> [N, H/stride, W/stride, Cout]. */
 export function conv2d(params: Params, name: string, x: tf.Tensor4D, stride: 1 | 2 = 1): tf.Tensor4D {
-  const w = param(params, `${name}.w`) as tf.Tensor4D;
-  return tf.add(conv2dSame(x, w, stride), param(params, `${name}.b`));
+  return conv2dSame(x, param(params, `${name}.w`) as tf.Tensor4D, param(params, `${name}.b`) as tf.Tensor1D, stride);
 }
 
 /** x [N, Cin] -> [N, Cout]. */
 export function dense(params: Params, name: string, x: tf.Tensor2D): tf.Tensor2D {
-  return tf.add(tf.matMul(x, param(params, `${name}.w`) as tf.Tensor2D), param(params, `${name}.b`));
+  // One _FusedMatMul kernel: the bias is added in the matMul's output loop.
+  return tf.fused.matMul({ a: x, b: param(params, `${name}.w`) as tf.Tensor2D, bias: param(params, `${name}.b`) }) as tf.Tensor2D;
 }
 
 export function silu(x: tf.Tensor): tf.Tensor {
   return tf.mul(x, tf.sigmoid(x));
 }
 
+/** FiLM conditioning (Perez et al. 2018) applied after a norm: y (1 + scale) + shift, scale and shift [B, C]. */
+export interface Film {
+  scale: tf.Tensor2D;
+  shift: tf.Tensor2D;
+}
+
+/**
+ * Per-channel mean over positions: x [B, N, C] -> [B, 1, C], as one average
+ * pooling over an [N, 1] window (XNNPACK's NHWC pooling on wasm, where
+ * tf.mean over a non-innermost axis first transposes the whole tensor and a
+ * matMul with a 1/N row repacks it: measured 0.6 and 0.4 ms against 0.06 ms
+ * on 64 x 64 x 32). The gradient is given: every position receives dy / N.
+ */
+function channelMean(x: tf.Tensor3D): tf.Tensor3D {
+  const [b, n, c] = x.shape;
+  const op = tf.customGrad((xx) => ({
+    value: tf.reshape(tf.avgPool(tf.reshape(xx as tf.Tensor, [b, n, 1, c]) as tf.Tensor4D, [n, 1], 1, 'valid'), [b, 1, c]),
+    gradFunc: (dy) => tf.broadcastTo(tf.div(dy, n), [b, n, c]),
+  }));
+  return op(x) as tf.Tensor3D;
+}
+
 /**
  * GroupNorm (Wu and He 2018) over every position of each sample: x [B, ..., C]
- * is viewed as [B, N, G, C/G] and normalised over N and C/G.
+ * is normalised per (sample, group of C/G channels) over its positions and
+ * the group's channels, then scaled by g and shifted by b per channel, and by
+ * `film` per sample and channel when given.
+ *
+ * Written for wasm, where the full-size tensor is the cost: the statistics
+ * are per-channel means over positions pooled per group on [B, 1, C]; norm,
+ * affine and FiLM fold into one per-channel scale and shift, out =
+ * (x - mean) a + s. Every full-size op broadcasts a [B, 1, C] operand (wasm's
+ * fast path; a [B, 1, G, 1] one is ~8x slower). Six full-size passes instead
+ * of eight (ten with FiLM); measured 6x faster on a 32^3 x 16 volume.
  */
-export function groupNorm(params: Params, name: string, x: tf.Tensor, groups: number, eps = 1e-5): tf.Tensor {
+export function groupNorm(params: Params, name: string, x: tf.Tensor, groups: number, eps = 1e-5, film?: Film): tf.Tensor {
   const shape = x.shape;
+  const b = shape[0];
   const c = shape[shape.length - 1];
-  const grouped = tf.reshape(x, [shape[0], -1, groups, c / groups]);
-  const { mean, variance } = tf.moments(grouped, [1, 3], true);
-  const normed = tf.reshape(tf.div(tf.sub(grouped, mean), tf.sqrt(tf.add(variance, eps))), shape);
-  return tf.add(tf.mul(normed, param(params, `${name}.g`)), param(params, `${name}.b`));
+  const xs = tf.reshape(x, [b, -1, c]) as tf.Tensor3D;
+  // [B, 1, C] per-channel means -> each channel's group mean, [B, 1, C].
+  const pooled = (perChannel: tf.Tensor3D) =>
+    tf.reshape(tf.tile(tf.mean(tf.reshape(perChannel, [b, groups, c / groups]), 2, true), [1, 1, c / groups]), [b, 1, c]);
+  const centered = tf.sub(xs, pooled(channelMean(xs)));
+  const variance = pooled(channelMean(tf.square(centered) as tf.Tensor3D));
+  // a = g / sqrt(var + eps); FiLM scales GN(x) = centered a + b by (1 + scale) and adds shift.
+  let a = tf.mul(tf.rsqrt(tf.add(variance, eps)), param(params, `${name}.g`));
+  let s = param(params, `${name}.b`);
+  if (film) {
+    const gain = tf.reshape(tf.add(film.scale, 1), [b, 1, c]);
+    a = tf.mul(a, gain);
+    s = tf.add(tf.mul(s, gain), tf.reshape(film.shift, [b, 1, c]));
+  }
+  return tf.reshape(tf.add(tf.mul(centered, a), s), shape);
+}
+
+const FREQUENCIES = new Map<number, Float32Array>();
+
+/** f_i = 10000^(-i / (half - 1)), computed once per width. */
+function frequencies(half: number): Float32Array {
+  let f = FREQUENCIES.get(half);
+  if (!f) FREQUENCIES.set(half, (f = Float32Array.from({ length: half }, (_, i) => Math.exp((-Math.log(10000) * i) / Math.max(half - 1, 1)))));
+  return f;
 }
 
 /**
@@ -97,22 +154,27 @@ export function groupNorm(params: Params, name: string, x: tf.Tensor, groups: nu
  */
 export function timeEmbedding(t: tf.Tensor1D, dim: number): tf.Tensor2D {
   const half = dim / 2;
-  const freqs = Float32Array.from({ length: half }, (_, i) => Math.exp((-Math.log(10000) * i) / Math.max(half - 1, 1)));
-  const args = tf.mul(tf.reshape(tf.mul(t, 1000), [-1, 1]), tf.tensor2d(freqs, [1, half])); // [B, half]
+  const args = tf.mul(tf.reshape(tf.mul(t, 1000), [-1, 1]), tf.tensor2d(frequencies(half), [1, half])); // [B, half]
   return tf.concat([tf.sin(args), tf.cos(args)], 1) as tf.Tensor2D;
 }
 
 /**
- * Nearest-neighbour 2x upsampling by reshape and tile (no resize op: its
- * gradient is wrong on wasm). tfjs has no rank-6 tile gradient, so the
- * gradient is given: each input pixel receives the sum over its 2x2 block.
+ * Nearest-neighbour 2x upsampling by reshapes and concats (no resize op: its
+ * gradient is wrong on wasm; no rank-6 tile: a scalar loop on wasm, measured
+ * 27 ms against 1.3 ms for a 32x32x64 input). tfjs has no rank-6 tile
+ * gradient either, so the gradient is given: each input pixel receives the
+ * sum over its 2x2 block.
  */
 export function upsample2x(x: tf.Tensor4D): tf.Tensor4D {
   const [n, h, w, c] = x.shape;
-  const op = tf.customGrad((xx) => ({
-    value: tf.reshape(tf.tile(tf.reshape(xx as tf.Tensor, [n, h, 1, w, 1, c]), [1, 1, 2, 1, 2, 1]), [n, 2 * h, 2 * w, c]), // [N, H, 2, W, 2, C] -> [N, 2H, 2W, C]
-    gradFunc: (dy) => tf.sum(tf.reshape(dy, [n, h, 2, w, 2, c]), [2, 4]),
-  }));
+  const op = tf.customGrad((xx) => {
+    const cols = tf.reshape(xx as tf.Tensor, [n, h, w, 1, c]);
+    const wide = tf.reshape(tf.concat([cols, cols], 3), [n, h, 1, 2 * w, c]); // each pixel twice along W
+    return {
+      value: tf.reshape(tf.concat([wide, wide], 2), [n, 2 * h, 2 * w, c]), // each row twice along H
+      gradFunc: (dy) => tf.sum(tf.reshape(dy, [n, h, 2, w, 2, c]), [2, 4]),
+    };
+  });
   return op(x) as tf.Tensor4D;
 }
 
@@ -192,13 +254,11 @@ export function resBlock(
     const b = n / perSample;
     const cout = param(params, `${name}.conv1.b`).shape[0];
     const perVolume = (t: tf.Tensor4D) => tf.reshape(t, [b, perSample * t.shape[1], t.shape[2], t.shape[3]]);
-    let h = groupNorm(params, `${name}.norm1`, perVolume(x), groups);
-    h = conv2d(params, `${name}.conv1`, tf.reshape(silu(h), x.shape) as tf.Tensor4D);
-    const film = tf.reshape(dense(params, `${name}.film`, emb), [b, 1, 1, 2 * cout]);
-    const [scale, shift] = tf.split(film, 2, 3);
-    h = groupNorm(params, `${name}.norm2`, perVolume(h as tf.Tensor4D), groups); // [B, D*H, W, C]
-    h = tf.add(tf.mul(h, tf.add(scale, 1)), shift);
-    h = conv2d(params, `${name}.conv2`, tf.reshape(silu(h), [n, hgt, wid, cout]) as tf.Tensor4D);
+    let h = silu(groupNorm(params, `${name}.norm1`, perVolume(x), groups));
+    h = conv2d(params, `${name}.conv1`, tf.reshape(h, x.shape) as tf.Tensor4D);
+    const [scale, shift] = tf.split(dense(params, `${name}.film`, emb), 2, 1) as [tf.Tensor2D, tf.Tensor2D]; // [B, Cout] each
+    h = silu(groupNorm(params, `${name}.norm2`, perVolume(h as tf.Tensor4D), groups, undefined, { scale, shift })); // [B, D*H, W, C]
+    h = conv2d(params, `${name}.conv2`, tf.reshape(h, [n, hgt, wid, cout]) as tf.Tensor4D);
     const skip = params.has(`${name}.skip.w`) ? conv2d(params, `${name}.skip`, x) : x;
     return tf.add(skip, h) as tf.Tensor4D;
   });
@@ -216,30 +276,50 @@ export function declareAttention(p: ParamList, name: string, c: number): void {
 /**
  * softmax(q k^T / sqrt(d)) v for S independent sequences.
  * q, k, v: [S, L, d]. Returns [S, L, d].
+ */
+export function scaledDotAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D): tf.Tensor3D {
+  return attend(tf.mul(q, 1 / Math.sqrt(q.shape[2])), tf.transpose(k, [0, 2, 1]), v);
+}
+
+/**
+ * softmax(q k^T [+ bias]) v from q already scaled by 1/sqrt(d) and k already
+ * transposed: q [S, L, d], kT [S, d, L], v [S, L, d]; `bias` [heads, L, L]
+ * is shared by the S / heads sequences of each head (sequence i has head
+ * i mod heads). Returns [S, L, d].
  *
  * wasm runs only untransposed batch-1 matMul in XNNPACK (DESIGN §5), so a few
  * long sequences go one matMul per sequence (scripts/measure-attention.ts:
  * 4x faster at S=8, L=256, 16x at L=1024), while many short ones stay one
  * batched matMul (per-sequence calls cost ~1 ms each in dispatch).
  */
-export function scaledDotAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D): tf.Tensor3D {
-  const [s, l, d] = q.shape;
-  const kT = tf.transpose(k, [0, 2, 1]); // [S, d, L]
-  const qs = tf.mul(q, 1 / Math.sqrt(d));
-  if (s <= 16 && l >= 256) {
+function attend(q: tf.Tensor3D, kT: tf.Tensor3D, v: tf.Tensor3D, bias?: tf.Tensor3D): tf.Tensor3D {
+  const [s, l] = q.shape;
+  if (!bias && s <= 16 && l >= 256) {
     const ki = tf.unstack(kT) as tf.Tensor2D[];
     const vi = tf.unstack(v) as tf.Tensor2D[];
-    const per = (tf.unstack(qs) as tf.Tensor2D[]).map((qi, i) => tf.matMul(tf.softmax(tf.matMul(qi, ki[i])) as tf.Tensor2D, vi[i]));
+    const per = (tf.unstack(q) as tf.Tensor2D[]).map((qi, i) => tf.matMul(tf.softmax(tf.matMul(qi, ki[i])) as tf.Tensor2D, vi[i]));
     return tf.stack(per) as tf.Tensor3D; // [S, L, d]
   }
-  return tf.matMul(tf.softmax(tf.matMul(qs, kT)) as tf.Tensor3D, v);
+  let scores: tf.Tensor = tf.matMul(q, kT); // [S, L, L]
+  if (bias) {
+    const heads = bias.shape[0];
+    // Broadcast as [S / heads, heads, L, L] (rank 4: wasm's rank >= 7 broadcasts are wrong).
+    scores = tf.reshape(tf.add(tf.reshape(scores, [s / heads, heads, l, l]), bias), [s, l, l]);
+  }
+  return tf.matMul(tf.softmax(scores) as tf.Tensor3D, v);
 }
 
 /**
  * Pre-norm residual self-attention over tokens: x [S, L, C] (already grouped
  * into sequences) with `normed` its GroupNorm output of the same shape.
- * `bias(heads)` optionally gives an additive score bias [heads, L, L].
+ * `bias` optionally gives an additive score bias per head [heads, L, L].
  * Returns x + proj(attention) [S, L, C].
+ *
+ * q, k and v come from column blocks of the qkv weights, three matMuls on
+ * the tokens rather than one and a split (a strided copy of 3 S L C values),
+ * with 1/sqrt(d) folded into q's block. Heads move to the batch axis with
+ * rank-4 transposes (wasm's rank-5 transpose is a scalar loop: 14 ms against
+ * 0.2 ms on 32 sequences of 64 tokens), and k goes straight to k^T.
  */
 export function attentionResidual(
   params: Params,
@@ -251,31 +331,21 @@ export function attentionResidual(
 ): tf.Tensor3D {
   const [s, l, c] = x.shape;
   const d = c / heads;
-  const qkv = dense(params, `${name}.qkv`, tf.reshape(normed, [s * l, c]) as tf.Tensor2D); // [S*L, 3C]
-  // [S*L, 3C] -> [3, S*heads, L, d]
-  const split = tf.transpose(tf.reshape(qkv, [s, l, 3, heads, d]), [2, 0, 3, 1, 4]);
-  const [q, k, v] = tf.unstack(tf.reshape(split, [3, s * heads, l, d])) as tf.Tensor3D[];
-  // A [heads, L, L] bias is shared across the S sequences: broadcast as [S, heads, L, L] (rank 4).
-  const attended = bias ? scaledDotAttentionBiased(q, k, v, bias, s, heads) : scaledDotAttention(q, k, v); // [S*heads, L, d]
-  const out = tf.reshape(attended, [s, heads, l, d]);
-  const merged = tf.reshape(tf.transpose(out, [0, 2, 1, 3]), [s * l, c]) as tf.Tensor2D; // [S*L, C]
+  const tokens = tf.reshape(normed, [s * l, c]) as tf.Tensor2D;
+  const w = param(params, `${name}.qkv.w`);
+  const b = param(params, `${name}.qkv.b`);
+  const project = (block: number, scale = 1): tf.Tensor2D => {
+    const wi = tf.slice(w, [0, block * c], [c, c]) as tf.Tensor2D;
+    const bi = tf.slice(b, [block * c], [c]);
+    return tf.fused.matMul({ a: tokens, b: scale === 1 ? wi : tf.mul(wi, scale), bias: scale === 1 ? bi : tf.mul(bi, scale) }) as tf.Tensor2D;
+  }; // [S*L, C]
+  // [S*L, C] -> [S, L, heads, d] -> `perm` -> [S*heads, ., .]
+  const toHeads = (t: tf.Tensor2D, perm: number[], rows: number, cols: number) =>
+    tf.reshape(tf.transpose(tf.reshape(t, [s, l, heads, d]), perm), [s * heads, rows, cols]) as tf.Tensor3D;
+  const q = heads === 1 ? (tf.reshape(project(0, 1 / Math.sqrt(d)), [s, l, d]) as tf.Tensor3D) : toHeads(project(0, 1 / Math.sqrt(d)), [0, 2, 1, 3], l, d);
+  const kT = heads === 1 ? (tf.transpose(tf.reshape(project(1), [s, l, d]), [0, 2, 1]) as tf.Tensor3D) : toHeads(project(1), [0, 2, 3, 1], d, l);
+  const v = heads === 1 ? (tf.reshape(project(2), [s, l, d]) as tf.Tensor3D) : toHeads(project(2), [0, 2, 1, 3], l, d);
+  const attended = attend(q, kT, v, bias); // [S*heads, L, d]
+  const merged = (heads === 1 ? tf.reshape(attended, [s * l, c]) : tf.reshape(tf.transpose(tf.reshape(attended, [s, heads, l, d]), [0, 2, 1, 3]), [s * l, c])) as tf.Tensor2D; // [S*L, C]
   return tf.add(x, tf.reshape(dense(params, `${name}.proj`, merged), [s, l, c])) as tf.Tensor3D;
-}
-
-/**
- * scaledDotAttention with a per-head score bias [heads, L, L] on S * heads
- * sequences; used for depth attention (short sequences: always batched).
- */
-function scaledDotAttentionBiased(
-  q: tf.Tensor3D,
-  k: tf.Tensor3D,
-  v: tf.Tensor3D,
-  bias: tf.Tensor3D,
-  s: number,
-  heads: number,
-): tf.Tensor3D {
-  const [, l, d] = q.shape;
-  const scores = tf.matMul(tf.mul(q, 1 / Math.sqrt(d)), tf.transpose(k, [0, 2, 1])); // [S*heads, L, L]
-  const biased = tf.reshape(tf.add(tf.reshape(scores, [s, heads, l, l]), bias), [s * heads, l, l]);
-  return tf.matMul(tf.softmax(biased) as tf.Tensor3D, v);
 }
