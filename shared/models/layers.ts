@@ -99,7 +99,7 @@ function channelMean(x: tf.Tensor3D): tf.Tensor3D {
   const [b, n, c] = x.shape;
   const op = tf.customGrad((xx) => ({
     value: tf.reshape(tf.avgPool(tf.reshape(xx as tf.Tensor, [b, n, 1, c]) as tf.Tensor4D, [n, 1], 1, 'valid'), [b, 1, c]),
-    gradFunc: (dy) => tf.broadcastTo(tf.div(dy, n), [b, n, c]),
+    gradFunc: (dy) => tf.mul(tf.ones([b, n, c]), tf.div(dy, n)), // not broadcastTo: a Tile, a scalar loop on wasm
   }));
   return op(x) as tf.Tensor3D;
 }
