@@ -138,6 +138,15 @@ describe('VQ-GAN -> encode -> latent DDPM -> export -> sample', () => {
     expect(mv.spacing).toEqual([12, 12, 12]);
     expect(Math.min(...mv.data)).toBeGreaterThanOrEqual(0);
     expect(Math.max(...mv.data)).toBeLessThanOrEqual(100);
+
+    // The evaluation report for volumes: 3D MS-SSIM among samples beside the real volumes'.
+    const evaluation = at('evaluation');
+    await ok('evaluate', model, ...DATA, '--out', evaluation, '--count', '2', '--steps', '2', '--backend', 'wasm', '--quiet');
+    const report = JSON.parse(await readFile(join(evaluation, 'report.json'), 'utf8'));
+    expect(report.validation).toBeNull(); // the denoiser's held-out loss is in the latent run's log
+    expect(report.classes.map((c: Record<string, unknown>) => [c.label, c.heldOut, c.generated])).toEqual([['mri', 1, 2], ['ct', 0, 2]]);
+    for (const c of report.classes) expect(c.msSsim.generated).toBeGreaterThanOrEqual(0);
+    expect(report.classes[0].swd.generatedVsHeldOut).toBeGreaterThan(0); // axial slices of the volumes
   });
 
   it('bad inputs exit 2 with one line naming the problem', async () => {

@@ -3,7 +3,8 @@
 //
 // Per class (or for the whole model when it has no labels), in model space
 // [-1, 1] (range 2), from `count` samples drawn with the checkpoint's sampler:
-//   - held-out loss (DDPM) or bits per dimension (VDM), on every held-out example;
+//   - held-out loss (DDPM) or bits per dimension (VDM), on every held-out example
+//     (pixel-space models; a latent model's is in its latent training log);
 //   - MS-SSIM among generated samples beside MS-SSIM among real held-out images
 //     (diversity, as in Medical Diffusion: similar values mean similar variety);
 //   - sliced Wasserstein distance over a Laplacian pyramid between generated
@@ -104,7 +105,8 @@ export async function evaluateCheckpoint(
   const training = (m.training ?? null) as Record<string, unknown> | null;
 
   let validation: EvaluationReport['validation'] = null;
-  if (data.validation) {
+  // A latent model's denoiser sees latents, not volumes: its held-out loss is in the latent run's log.
+  if (data.validation && !model.model.decode) {
     const config = (training?.config ?? {}) as { batchSize?: number };
     const batches = Math.ceil(data.validation.size / (config.batchSize ?? 8));
     validation = { examples: data.validation.size, ...Trainer.evaluateWeights(specOf(m), model.params, config, data.validation, batches) };
