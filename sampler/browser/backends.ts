@@ -12,6 +12,11 @@ import { installWebGpuTile } from './webgpu-tile.ts';
 interface GpuDevice {
   lost: Promise<{ reason: string; message: string }>;
 }
+interface GpuAdapter {
+  info?: { vendor?: string; architecture?: string; isFallbackAdapter?: boolean };
+  /** Before GPUAdapterInfo had it. */
+  isFallbackAdapter?: boolean;
+}
 interface WebGpuBackendLike {
   device: GpuDevice;
   adapterInfo?: { vendor?: string; architecture?: string };
@@ -31,11 +36,29 @@ function firstLine(e: unknown): string {
   return String(e instanceof Error ? e.message : (e as { message?: string })?.message ?? e).split('\n')[0];
 }
 
+/**
+ * Throws unless a hardware WebGPU adapter is there. A fallback adapter is a
+ * CPU implementation (SwiftShader): measured over 100x slower than wasm on
+ * the 64x64 default model, so the automatic order passes it over; forcing
+ * webgpu uses it.
+ */
+async function checkAdapter(allowSoftware: boolean): Promise<void> {
+  const gpu = (navigator as { gpu?: { requestAdapter(o?: object): Promise<GpuAdapter | null> } }).gpu;
+  if (!gpu) throw new Error('navigator.gpu is missing (no WebGPU in this browser or context)');
+  const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+  if (!adapter) throw new Error('no WebGPU adapter');
+  const info = adapter.info ?? {};
+  if ((info.isFallbackAdapter ?? adapter.isFallbackAdapter) && !allowSoftware) {
+    const what = [info.vendor, info.architecture].filter(Boolean).join(' ') || 'unknown';
+    throw new Error(`only a software adapter (${what}), slower than wasm; force the webgpu backend to use it`);
+  }
+}
+
 /** Makes `name` available to tf.setBackend; throws why it cannot be. */
-async function register(name: BrowserBackendName, wasmPaths: string): Promise<void> {
+async function register(name: BrowserBackendName, wasmPaths: string, forced: boolean): Promise<void> {
   switch (name) {
     case 'webgpu':
-      if (!(navigator as { gpu?: unknown }).gpu) throw new Error('navigator.gpu is missing (no WebGPU in this browser or context)');
+      await checkAdapter(forced);
       // Registers 'webgpu' when navigator.gpu exists; the device is requested by tf.setBackend.
       await import('@tensorflow/tfjs-backend-webgpu');
       installWebGpuTile();
@@ -77,7 +100,7 @@ export async function selectBrowserBackend(opts: SelectOptions): Promise<Backend
       continue;
     }
     try {
-      await register(name, opts.wasmPaths);
+      await register(name, opts.wasmPaths, opts.force === name);
       if (!(await tf.setBackend(name))) throw new Error('initialisation failed');
       await tf.ready();
       const selfTestError = await selfTest();

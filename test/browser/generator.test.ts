@@ -137,9 +137,18 @@ describe.skipIf(NO_CHROMIUM)('createGenerator in Chromium', () => {
     await call(page, 'dispose', 'cpu');
   });
 
+  it('passes a software WebGPU adapter (SwiftShader) over in the automatic order, saying why', async () => {
+    const r = ok(await run(page, { key: 'auto', model, options: { seed: SEED, steps: 1 } }));
+    expect(r.backend.name).toBe('wasm');
+    expect(r.backend.skipped).toEqual(['webgpu: only a software adapter (google swiftshader), slower than wasm; force the webgpu backend to use it']);
+    await call(page, 'dispose', 'auto');
+  });
+
   it('picks webgpu first; when its device is lost mid-run it falls back to wasm and finishes the same image', async () => {
     // The worker script behind a prelude that destroys the WebGPU device after some queue submissions.
+    // It also presents SwiftShader as a hardware adapter: the automatic order passes software adapters over.
     const prelude = `
+      Object.defineProperty(GPUAdapterInfo.prototype, 'isFallbackAdapter', { get: () => false });
       let submits = 0;
       const requestDevice = GPUAdapter.prototype.requestDevice;
       GPUAdapter.prototype.requestDevice = async function (...args) {
