@@ -214,8 +214,7 @@ export class MedsynthGenerator extends HTMLElement {
   #onProgress(p: Progress): void {
     switch (p.phase) {
       case 'backend':
-        this.#el('backend').textContent = describeBackend(p.backend);
-        this.#el('backend').title = p.backend.skipped.length ? `Skipped: ${p.backend.skipped.join('; ')}` : '';
+        this.#showBackend(p.backend);
         break;
       case 'download':
         this.#status(p.cached ? `Reading the weights from the cache: ${fmtMB(p.loaded)} of ${fmtMB(p.total)}` : `Downloading the weights: ${fmtMB(p.loaded)} of ${fmtMB(p.total)}`, p.total ? p.loaded / p.total : 0);
@@ -227,8 +226,14 @@ export class MedsynthGenerator extends HTMLElement {
     this.#emit('medsynth-progress', p);
   }
 
+  #showBackend(b: BackendReport): void {
+    this.#el('backend').textContent = describeBackend(b);
+    this.#el('backend').title = b.skipped.length ? `Skipped: ${b.skipped.join('; ')}` : '';
+  }
+
   #show(result: BrowserGenerateResult): void {
     this.#result = result;
+    this.#showBackend(result.backend);
     const image = result.images[0];
     this.#window = defaultWindow(image);
     const [lo, hi] = image.range;

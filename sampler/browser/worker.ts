@@ -25,7 +25,7 @@ let backend: BackendReport | undefined;
 const excluded = new Map<BrowserBackendName, string>();
 /** The loaded model, kept for the next request (one at a time: the large ones fill the heap). */
 let loaded: { base: string; model: LoadedModel } | undefined;
-/** Aborts the running request; its reason says whether the user or a device loss asked. */
+/** The running request's controller by id; the abort reason tells a cancel (AbortError) from a device loss. */
 const running = new Map<number, AbortController>();
 let queue: Promise<unknown> = Promise.resolve();
 

@@ -189,7 +189,7 @@ describe.skipIf(NO_CHROMIUM)('createGenerator in Chromium', () => {
     expect(await call(page, 'isCached', model)).toBe(false);
   });
 
-  it('cancel stops generation and frees its tensors; the generator keeps working', async () => {
+  it('cancel stops generation and frees its tensors; the generator keeps working; unload frees the model', async () => {
     const key = 'cancel';
     ok(await run(page, { key, model, backend: 'wasm', options: { seed: SEED, steps: 1 } }));
     const before = await call<{ numTensors: number; numBytes: number }>(page, 'memory', { key, model });
@@ -201,6 +201,9 @@ describe.skipIf(NO_CHROMIUM)('createGenerator in Chromium', () => {
     const after = await call<{ numTensors: number; numBytes: number }>(page, 'memory', { key, model });
     expect(after).toEqual(before);
     ok(await run(page, { key, model, backend: 'wasm', options: { seed: SEED, steps: 1 } }));
+    // unload() frees the kept model too.
+    await call(page, 'unload', { key, model });
+    expect(await call(page, 'memory', { key, model })).toEqual({ backend: 'wasm', numTensors: 0, numBytes: 0, loadedModels: 0 });
     await call(page, 'dispose', key);
   });
 

@@ -58,6 +58,7 @@ const HARNESS = `(() => {
       }
     },
     async memory(a) { return (await generator(a)).memory(); },
+    async unload(a) { return (await generator(a)).unload(); },
     async isCached(model) { return (await lib).isCached(model); },
     async clearCache(model) { return (await lib).clearCache(model); },
     dispose(key) { generators.get(key)?.dispose(); generators.delete(key); },
@@ -74,6 +75,6 @@ export function run(page: Page, args: RunArgs): Promise<RunOutcome> {
   return page.evaluate(`window.medsynthTest.run(${JSON.stringify(args)})`) as Promise<RunOutcome>;
 }
 
-export function call<T>(page: Page, method: 'memory' | 'isCached' | 'clearCache' | 'dispose' | 'blobUrl', arg: unknown): Promise<T> {
+export function call<T>(page: Page, method: 'memory' | 'unload' | 'isCached' | 'clearCache' | 'dispose' | 'blobUrl', arg: unknown): Promise<T> {
   return page.evaluate(`window.medsynthTest.${method}(${JSON.stringify(arg)})`) as Promise<T>;
 }

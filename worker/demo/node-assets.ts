@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { ASSET_FILE_RE, type AssetStore } from './assets.ts';
 
 /** Where scripts/build-browser.ts writes the bundle (dist/web is the static web root; the bundle is its browser/). */
-export const WEB_ROOT = fileURLToPath(new URL('../../dist/web', import.meta.url));
+const WEB_ROOT = fileURLToPath(new URL('../../dist/web', import.meta.url));
 export const BROWSER_DIR = join(WEB_ROOT, 'browser');
 
 export function folderAssets(dir: string = BROWSER_DIR): AssetStore {
