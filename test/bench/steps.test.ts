@@ -1,0 +1,62 @@
+// The steps bench's smoke run: reference, floor with its permutation
+// threshold, one curve point per step count, the pick, and the manifest it
+// writes on request. No quality or timing is asserted.
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main, writeSamplerSettings } from '../../bench/sampling/steps.ts';
+import { writeCheckpointFolder } from '../../sampler/node/checkpoint-folder.ts';
+import { loadModel } from '../../sampler/load.ts';
+import { useBackend } from '../backends.ts';
+import { tinyFiles } from '../helpers/tiny-models.ts';
+
+let dir: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'medsynth-steps-test-'));
+  await useBackend('cpu');
+  await writeCheckpointFolder(join(dir, 'model'), (await tinyFiles('ddpm-unet2d')).files);
+});
+
+afterAll(() => rm(dir, { recursive: true, force: true }));
+
+describe('bench/sampling/steps --quick', () => {
+  it('writes the reference, the noise floor, the curve and the pick', async () => {
+    const out = await main(['--quick', '--model', join(dir, 'model'), '--samplers', 'dpm-solver++,ddim', '--out', join(dir, 'steps.json')]);
+    const report = JSON.parse(await readFile(out, 'utf8'));
+    expect(report).toMatchObject({
+      bench: 'steps',
+      settings: { count: 4, referenceSteps: 8, steps: [2, 3], samplers: ['dpm-solver++', 'ddim'], permutations: 4, workers: 1 },
+      reference: { sampler: 'ddpm', steps: 8 },
+      floor: { swd: expect.any(Number), crossMsSsim: expect.any(Number), threshold: { swd: expect.any(Number) } },
+      manifestWritten: false,
+    });
+    expect(report.floor.permutations).toHaveLength(4);
+    expect(report.floor.threshold.crossMsSsim).toHaveLength(2);
+    expect(report.curve.map((c: any) => [c.sampler, c.steps])).toEqual([
+      ['dpm-solver++', 2],
+      ['dpm-solver++', 3],
+      ['ddim', 2],
+      ['ddim', 3],
+    ]);
+    for (const c of report.curve) {
+      expect(c).toMatchObject({ swd: expect.any(Number), crossMsSsim: expect.any(Number), within: { swd: expect.any(Boolean), crossMsSsim: expect.any(Boolean) } });
+      expect(c.within.both).toBe(c.within.swd && c.within.crossMsSsim);
+    }
+    // The pick is the smallest passing step count of the default sampler (the manifest's ddim), or none.
+    const passing = report.curve.filter((c: any) => c.sampler === 'ddim' && c.within.both).map((c: any) => c.steps);
+    expect(report.pick).toEqual(passing.length ? { sampler: 'ddim', steps: Math.min(...passing) } : null);
+  }, 30_000);
+
+  it('writeSamplerSettings (--write-manifest) records a pick as the model sampler settings, and the checkpoint still loads', async () => {
+    await writeSamplerSettings(join(dir, 'model'), { sampler: 'dpm-solver++', steps: 3 });
+    const m = await loadModel(join(dir, 'model'));
+    try {
+      expect(m.manifest.sampler).toMatchObject({ name: 'dpm-solver++', steps: 3 });
+      expect(m.manifest.name).toBe('tiny-mri-2d');
+    } finally {
+      m.dispose();
+    }
+  });
+});
