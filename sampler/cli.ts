@@ -42,7 +42,7 @@ const USAGE = `usage:
                   [--seed N] [--guidance W] [--label NAME|INDEX] [--backend ${BACKEND_NAMES.join('|')}]
                   [--workers N]  (threads for several images; default one per core)
   medsynth inspect <dir|url>
-  medsynth serve [--models <dir>] [--port N] [--host H] [--backend ${BACKEND_NAMES.join('|')}]
+  medsynth serve [--models <dir>] [--port N] [--host H] [--backend ${BACKEND_NAMES.join('|')}] [--workers N]
                   HTTP API and demo page (API key from MEDSYNTH_API_KEY, if set)
   medsynth publish <dir> --bucket <name> [--prefix <model id>] [--local] [--persist-to <dir>]
                   uploads a verified checkpoint to R2 (R2_ACCOUNT_ID, R2_ACCESS_KEY_ID, R2_SECRET_ACCESS_KEY)

@@ -27,6 +27,12 @@ export interface StartOptions {
   config?: ServerConfigInput;
   /** Models kept loaded at once (default 2). */
   maxLoadedModels?: number;
+  /**
+   * Sampler threads per loaded model (default 1: on the main thread). With
+   * more, requests run on a thread pool, and config.maxConcurrent defaults
+   * to this number so that many requests run at once.
+   */
+  workers?: number;
   /** The browser bundle served under /browser/ (default dist/web/browser, written by `npm run build:browser`). */
   browserDir?: string;
   /** On close, how long in-flight requests may finish before their connections are cut (default 10 s). */
@@ -44,15 +50,16 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   const { modelsDir, port = 8787, host = 'localhost', shutdownGraceMs = 10_000 } = opts;
   const isDir = await stat(modelsDir).then((s) => s.isDirectory(), () => false);
   if (!isDir) throw new Error(`models folder ${modelsDir} does not exist or is not a folder`);
-  const sampler = localSampler(modelsDir, { maxLoadedModels: opts.maxLoadedModels });
+  const workers = opts.workers ?? 1;
+  const backend = await selectBackend(opts.backend);
+  const sampler = localSampler(modelsDir, { maxLoadedModels: opts.maxLoadedModels, workers, backend: backend.name });
   const app = createApp({
     storage: folderStorage(modelsDir),
     sampler,
-    config: { ...opts.config, ...(opts.apiKey === undefined ? {} : { apiKey: opts.apiKey }) },
+    config: { maxConcurrent: workers, ...opts.config, ...(opts.apiKey === undefined ? {} : { apiKey: opts.apiKey }) },
     clientKey: (c) => getConnInfo(c).remote.address,
     assets: folderAssets(opts.browserDir),
   });
-  const backend = await selectBackend(opts.backend);
 
   // Without serverOptions.createServer the adapter makes a plain node:http server.
   const server = createAdaptorServer({ fetch: app.fetch }) as Server;

@@ -112,6 +112,7 @@ export async function createSamplerPool(model: string, opts: PoolOptions = {}): 
   }
   const backend = (started[0] as PromiseFulfilledResult<{ backend: string }>).value.backend;
   let nextId = 0;
+  let nextThread = 0; // rotates, so concurrent small requests land on different threads
   return {
     size,
     backend,
@@ -119,13 +120,15 @@ export async function createSamplerPool(model: string, opts: PoolOptions = {}): 
       const count = options.count ?? 1;
       const first = options.first ?? 0;
       const slices = splitCount(count, threads.length);
+      const start = nextThread;
+      nextThread = (nextThread + slices.length) % threads.length;
       // Progress is reported once every thread has said its total (its first step).
       const done = new Array<number>(slices.length).fill(0);
       const totals = new Array<number>(slices.length).fill(0);
       const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
       const results = await Promise.all(
         slices.map(([offset, n], k) =>
-          threads[k].run(
+          threads[(start + k) % threads.length].run(
             nextId++,
             { ...options, first: first + offset, count: n },
             (p) => {

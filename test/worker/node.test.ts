@@ -3,7 +3,7 @@
 // 2 steps), faults that must answer JSON while the server keeps serving,
 // and a clean shutdown, in process and as a real `serve` process.
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -105,6 +105,27 @@ describe('Node server', () => {
     }
   });
 
+  it('with a thread pool: the same PNG as the library, and concurrent requests run at once', async () => {
+    const pooled = await startServer({ modelsDir: dir, port: 0, host: '127.0.0.1', backend: 'cpu', workers: 2, shutdownGraceMs: 2000 });
+    try {
+      const post = (body: unknown) =>
+        fetch(`${pooled.url}/v1/models/tiny/samples`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+      const [a, b] = await Promise.all([post({ steps: 2, seed: 5 }), post({ steps: 2, seed: 6, count: 3 })]);
+      expect([a.status, b.status]).toEqual([200, 200]);
+      const model = await loadModel(join(dir, 'tiny'));
+      try {
+        const { images } = await generate(model, { steps: 2, seed: 5, sampler: 'ddim' });
+        expect(new Uint8Array(await a.arrayBuffer())).toEqual(encodePng(images[0]));
+      } finally {
+        model.dispose();
+      }
+      const bad = await post({ steps: 2, label: 'zebra' });
+      expect(bad.status).toBe(422);
+    } finally {
+      await pooled.close();
+    }
+  });
+
   it('answers NIfTI and JSON outputs, and streams progress as SSE', async () => {
     const nifti = await sample('tiny', { steps: 2, seed: 1, output: 'nifti' });
     expect(nifti.headers.get('content-type')).toBe('application/gzip');
@@ -174,9 +195,10 @@ describe('medsynth serve', () => {
     const sigtermListeners = process.listenerCount('SIGTERM');
     const running = await serve(['--port', '0', '--host', '127.0.0.1', '--backend', 'cpu'], (s) => lines.push(s));
     try {
-      expect(lines).toEqual(['backend: cpu', expect.stringMatching(new RegExp(`^serving .*models at ${running.url.replace(/\./g, '\\.')}$`))]);
+      expect(lines).toEqual(['backend: cpu', expect.stringMatching(new RegExp(`^serving .*models at ${running.url.replace(/\./g, '\\.')} \\(sampling on \\d+ threads?\\)$`))]);
       const { models } = (await (await fetch(`${running.url}/v1/models`)).json()) as { models: { id: string; name: string }[] };
-      expect(models).toContainEqual(expect.objectContaining({ id: 'default', name: 'brain-mri-2d-64' }));
+      const { name } = JSON.parse(await readFile(new URL('../../models/default/manifest.json', import.meta.url), 'utf8')) as { name: string };
+      expect(models).toContainEqual(expect.objectContaining({ id: 'default', name }));
     } finally {
       await running.close();
     }

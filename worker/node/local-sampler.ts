@@ -1,6 +1,9 @@
 // SampleService on this machine: checkpoints from the models folder, loaded
 // once and cached, generated with tfjs on the backend selected at start-up,
-// encoded as asked. Failures become HttpErrors whose messages name the model
+// encoded as asked. With `workers` > 1 each loaded model also gets a pool of
+// sampler threads (sampler/node/pool.ts, one wasm instance per core), so
+// generation uses every core and never blocks the server's event loop; the
+// main thread's copy only checks requests. Failures become HttpErrors whose messages name the model
 // and the reason, never a server path.
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -8,7 +11,9 @@ import { CheckpointError } from '../../shared/checkpoint/errors.ts';
 import { MANIFEST_FILE } from '../../shared/checkpoint/manifest.ts';
 import { ConfigError } from '../../shared/config.ts';
 import { generate, planGeneration, type GenerateOptions } from '../../sampler/generate.ts';
-import { loadModel } from '../../sampler/load.ts';
+import type { BackendName } from '../../sampler/backend.ts';
+import { loadModel, type LoadedModel } from '../../sampler/load.ts';
+import { createSamplerPool, type SamplerPool } from '../../sampler/node/pool.ts';
 import { HttpError } from '../errors.ts';
 import type { SampleService } from '../sample-service.ts';
 import { encodeOutput } from './encode-output.ts';
@@ -33,7 +38,36 @@ function rejected(e: unknown): HttpError {
   return new HttpError(422, `invalid sampling request: ${message}`, { issues: [issue] });
 }
 
-export function localSampler(modelsDir: string, opts: { maxLoadedModels?: number } = {}): LocalSampler {
+interface Loaded {
+  model: LoadedModel;
+  pool?: SamplerPool;
+  dispose(): Promise<void>;
+}
+
+async function loadWithPool(dir: string, workers: number, backend: BackendName | undefined): Promise<Loaded> {
+  const model = await loadModel(dir);
+  try {
+    const pool = workers > 1 ? await createSamplerPool(dir, { workers, backend }) : undefined;
+    const dispose = async () => {
+      model.dispose();
+      await pool?.close();
+    };
+    return { model, pool, dispose };
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+}
+
+export interface LocalSamplerOptions {
+  maxLoadedModels?: number;
+  /** Sampler threads per loaded model; 1 generates on the main thread. */
+  workers?: number;
+  /** The backend the threads run (the main thread's is selected by the caller). */
+  backend?: BackendName;
+}
+
+export function localSampler(modelsDir: string, opts: LocalSamplerOptions = {}): LocalSampler {
   const versionOf = async (id: string) => {
     try {
       const st = await stat(join(modelsDir, id, MANIFEST_FILE));
@@ -42,20 +76,22 @@ export function localSampler(modelsDir: string, opts: { maxLoadedModels?: number
       return 'unreadable'; // the load that follows reports why
     }
   };
-  const cache = new ModelCache((id) => loadModel(join(modelsDir, id)), versionOf, opts.maxLoadedModels ?? 2);
+  const workers = opts.workers ?? 1;
+  const cache = new ModelCache((id) => loadWithPool(join(modelsDir, id), workers, opts.backend), versionOf, opts.maxLoadedModels ?? 2);
 
   return {
     async sample(id, request, { signal, onProgress }) {
       const { count, steps, sampler, eta, seed, guidance, label } = request;
       const options: GenerateOptions = { count, steps, sampler, eta, seed, guidance, label };
       try {
-        return await cache.use(id, async (model) => {
+        return await cache.use(id, async ({ model, pool }) => {
           try {
             planGeneration(model, options);
           } catch (e) {
             throw rejected(e);
           }
-          return encodeOutput(id, request, await generate(model, options, { signal, onProgress }));
+          const hooks = { signal, onProgress };
+          return encodeOutput(id, request, await (pool ? pool.generate(options, hooks) : generate(model, options, hooks)));
         });
       } catch (e) {
         if (signal.aborted) throw signal.reason;

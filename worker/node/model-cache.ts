@@ -2,33 +2,32 @@
 // when its manifest.json changes on disk, at most `max` stay loaded (least
 // recently used go first), and a model's tensors are freed only once no
 // request is using it.
-import type { LoadedModel } from '../../sampler/load.ts';
-
-interface Entry {
+interface Entry<T> {
   /** Identifies the manifest version the model was loaded from. */
   version: string;
-  model: Promise<LoadedModel>;
+  model: Promise<T>;
   users: number;
   retired: boolean;
 }
 
-export class ModelCache {
-  readonly #entries = new Map<string, Entry>();
+/** T: what a loaded model is (a LoadedModel, or one with its thread pool); freed by its dispose(). */
+export class ModelCache<T extends { dispose(): unknown }> {
+  readonly #entries = new Map<string, Entry<T>>();
 
   constructor(
-    private readonly load: (id: string) => Promise<LoadedModel>,
+    private readonly load: (id: string) => Promise<T>,
     /** Changes whenever the model's files do (e.g. the manifest's inode, size and mtime). */
     private readonly versionOf: (id: string) => Promise<string>,
     private readonly max: number,
   ) {}
 
   /** Runs `fn` with the current version of model `id`, loading it if needed. */
-  async use<T>(id: string, fn: (model: LoadedModel) => Promise<T>): Promise<T> {
+  async use<R>(id: string, fn: (model: T) => Promise<R>): Promise<R> {
     const version = await this.versionOf(id);
     let entry = this.#entries.get(id);
     if (entry?.version !== version) {
       if (entry) this.#retire(id, entry);
-      const fresh: Entry = { version, model: this.load(id), users: 0, retired: false };
+      const fresh: Entry<T> = { version, model: this.load(id), users: 0, retired: false };
       // A failed load is not kept: the next request tries again.
       fresh.model.catch(() => this.#entries.get(id) === fresh && this.#entries.delete(id));
       entry = fresh;
@@ -53,13 +52,16 @@ export class ModelCache {
     for (const [id, entry] of [...this.#entries]) this.#retire(id, entry);
   }
 
-  #retire(id: string, entry: Entry): void {
+  #retire(id: string, entry: Entry<T>): void {
     if (this.#entries.get(id) === entry) this.#entries.delete(id);
     entry.retired = true;
     if (entry.users === 0) this.#dispose(entry);
   }
 
-  #dispose(entry: Entry): void {
-    entry.model.then((m) => m.dispose(), () => {});
+  #dispose(entry: Entry<T>): void {
+    entry.model.then(
+      (m) => void Promise.resolve(m.dispose()).catch(() => {}),
+      () => {},
+    );
   }
 }

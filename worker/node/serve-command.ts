@@ -2,7 +2,9 @@
 // folder (default: the project's models/, holding the embedded default
 // model), prints the URL, and shuts down cleanly on SIGINT / SIGTERM.
 // The API key comes from MEDSYNTH_API_KEY, never argv (visible to `ps`).
-//   medsynth serve [--models <dir>] [--port N] [--host H] [--backend tensorflow|wasm|cpu]
+//   medsynth serve [--models <dir>] [--port N] [--host H] [--backend tensorflow|wasm|cpu] [--workers N]
+// Sampling runs on a pool of worker threads, one per core by default.
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parseBackendName } from '../../sampler/backend.ts';
@@ -14,8 +16,10 @@ const DEFAULT_MODELS_DIR = fileURLToPath(new URL('../../models', import.meta.url
 export async function serve(args: string[], log: (s: string) => void, env = process.env): Promise<RunningServer> {
   const { values } = parseArgs({
     args,
-    options: { models: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' }, backend: { type: 'string' } },
+    options: { models: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' }, backend: { type: 'string' }, workers: { type: 'string' } },
   });
+  if (values.workers !== undefined && !/^([1-9]\d?)$/.test(values.workers)) throw new UsageError(`--workers must be an integer in [1, 99], got "${values.workers}"`);
+  const workers = values.workers === undefined ? availableParallelism() : Number(values.workers);
   const port = Number(values.port ?? 8787);
   if ((values.port !== undefined && !/^\d{1,5}$/.test(values.port)) || port > 65535) {
     throw new UsageError(`--port must be an integer in [0, 65535], got "${values.port}"`);
@@ -23,10 +27,10 @@ export async function serve(args: string[], log: (s: string) => void, env = proc
   const backend = values.backend === undefined ? undefined : parseBackendName(values.backend);
   const modelsDir = values.models ?? DEFAULT_MODELS_DIR;
 
-  const server = await startServer({ modelsDir, port, host: values.host, backend, apiKey: env.MEDSYNTH_API_KEY || undefined });
+  const server = await startServer({ modelsDir, port, host: values.host, backend, workers, apiKey: env.MEDSYNTH_API_KEY || undefined });
   const skipped = server.backend.skipped.length ? ` (skipped ${server.backend.skipped.join('; ')})` : '';
   log(`backend: ${server.backend.name}${skipped}`);
-  log(`serving ${modelsDir} at ${server.url}`);
+  log(`serving ${modelsDir} at ${server.url} (sampling on ${workers} thread${workers > 1 ? 's' : ''})`);
 
   const close = () => {
     process.off('SIGINT', onSignal);
