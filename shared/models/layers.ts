@@ -79,7 +79,7 @@ export function dense(params: Params, name: string, x: tf.Tensor2D): tf.Tensor2D
 }
 
 export function silu(x: tf.Tensor): tf.Tensor {
-  return tf.mul(x, tf.sigmoid(x));
+  return tf.tidy(() => tf.mul(x, tf.sigmoid(x)));
 }
 
 /** FiLM conditioning (Perez et al. 2018) applied after a norm: y (1 + scale) + shift, scale and shift [B, C]. */
@@ -121,21 +121,29 @@ export function groupNorm(params: Params, name: string, x: tf.Tensor, groups: nu
   const shape = x.shape;
   const b = shape[0];
   const c = shape[shape.length - 1];
-  const xs = tf.reshape(x, [b, -1, c]) as tf.Tensor3D;
   // [B, 1, C] per-channel means -> each channel's group mean, [B, 1, C].
   const pooled = (perChannel: tf.Tensor3D) =>
     tf.reshape(tf.tile(tf.mean(tf.reshape(perChannel, [b, groups, c / groups]), 2, true), [1, 1, c / groups]), [b, 1, c]);
-  const centered = tf.sub(xs, pooled(channelMean(xs)));
-  const variance = pooled(channelMean(tf.square(centered) as tf.Tensor3D));
-  // a = g / sqrt(var + eps); FiLM scales GN(x) = centered a + b by (1 + scale) and adds shift.
-  let a = tf.mul(tf.rsqrt(tf.add(variance, eps)), param(params, `${name}.g`));
-  let s = param(params, `${name}.b`);
-  if (film) {
-    const gain = tf.reshape(tf.add(film.scale, 1), [b, 1, c]);
-    a = tf.mul(a, gain);
-    s = tf.add(tf.mul(s, gain), tf.reshape(film.shift, [b, 1, c]));
-  }
-  return tf.reshape(tf.add(tf.mul(centered, a), s), shape);
+  // Nested tidies free each full-size temporary as soon as it is used: at most three are alive at once.
+  return tf.tidy(() => {
+    const xs = tf.reshape(x, [b, -1, c]) as tf.Tensor3D;
+    const centered = tf.sub(xs, pooled(channelMean(xs)));
+    const variance = tf.tidy(() => pooled(channelMean(tf.square(centered) as tf.Tensor3D)));
+    // a = g / sqrt(var + eps); FiLM scales GN(x) = centered a + b by (1 + scale) and adds shift.
+    let a = tf.mul(tf.rsqrt(tf.add(variance, eps)), param(params, `${name}.g`));
+    let s = param(params, `${name}.b`);
+    if (film) {
+      const gain = tf.reshape(tf.add(film.scale, 1), [b, 1, c]);
+      a = tf.mul(a, gain);
+      s = tf.add(tf.mul(s, gain), tf.reshape(film.shift, [b, 1, c]));
+    }
+    return tf.tidy(() => tf.reshape(tf.add(tf.mul(centered, a), s), shape));
+  });
+}
+
+/** SiLU(GroupNorm(x)), freeing the norm's output once the activation has it. */
+export function normAct(params: Params, name: string, x: tf.Tensor, groups: number, film?: Film): tf.Tensor {
+  return tf.tidy(() => silu(groupNorm(params, name, x, groups, undefined, film)));
 }
 
 const FREQUENCIES = new Map<number, Float32Array>();
@@ -254,13 +262,16 @@ export function resBlock(
     const b = n / perSample;
     const cout = param(params, `${name}.conv1.b`).shape[0];
     const perVolume = (t: tf.Tensor4D) => tf.reshape(t, [b, perSample * t.shape[1], t.shape[2], t.shape[3]]);
-    let h = silu(groupNorm(params, `${name}.norm1`, perVolume(x), groups));
-    h = conv2d(params, `${name}.conv1`, tf.reshape(h, x.shape) as tf.Tensor4D);
     const [scale, shift] = tf.split(dense(params, `${name}.film`, emb), 2, 1) as [tf.Tensor2D, tf.Tensor2D]; // [B, Cout] each
-    h = silu(groupNorm(params, `${name}.norm2`, perVolume(h as tf.Tensor4D), groups, undefined, { scale, shift })); // [B, D*H, W, C]
-    h = conv2d(params, `${name}.conv2`, tf.reshape(h, [n, hgt, wid, cout]) as tf.Tensor4D);
+    // Each half in its own tidy, so its full-size temporaries are gone before the next starts (volumes are large).
+    const h = tf.tidy(() => conv2d(params, `${name}.conv1`, tf.reshape(normAct(params, `${name}.norm1`, perVolume(x), groups), x.shape) as tf.Tensor4D));
+    const r = tf.tidy(() => {
+      const normed = normAct(params, `${name}.norm2`, perVolume(h), groups, { scale, shift }); // [B, D*H, W, C]
+      return conv2d(params, `${name}.conv2`, tf.reshape(normed, [n, hgt, wid, cout]) as tf.Tensor4D);
+    });
+    h.dispose();
     const skip = params.has(`${name}.skip.w`) ? conv2d(params, `${name}.skip`, x) : x;
-    return tf.add(skip, h) as tf.Tensor4D;
+    return tf.add(skip, r) as tf.Tensor4D;
   });
 }
 
@@ -297,16 +308,48 @@ function attend(q: tf.Tensor3D, kT: tf.Tensor3D, v: tf.Tensor3D, bias?: tf.Tenso
   if (!bias && s <= 16 && l >= 256) {
     const ki = tf.unstack(kT) as tf.Tensor2D[];
     const vi = tf.unstack(v) as tf.Tensor2D[];
-    const per = (tf.unstack(q) as tf.Tensor2D[]).map((qi, i) => tf.matMul(tf.softmax(tf.matMul(qi, ki[i])) as tf.Tensor2D, vi[i]));
+    const per = (tf.unstack(q) as tf.Tensor2D[]).map((qi, i) => attendRows(qi, ki[i], vi[i]));
     return tf.stack(per) as tf.Tensor3D; // [S, L, d]
   }
-  let scores: tf.Tensor = tf.matMul(q, kT); // [S, L, L]
-  if (bias) {
-    const heads = bias.shape[0];
-    // Broadcast as [S / heads, heads, L, L] (rank 4: wasm's rank >= 7 broadcasts are wrong).
-    scores = tf.reshape(tf.add(tf.reshape(scores, [s / heads, heads, l, l]), bias), [s, l, l]);
+  // Scores for a few sequences at a time, so their [chunk, L, L] block stays within SCORE_BLOCK
+  // (a 64^3 volume's spatial attention holds 256 x 256^2 scores, 64 MiB, and their softmax as much again).
+  const heads = bias?.shape[0] ?? 1;
+  const chunk = Math.max(heads, heads * Math.floor(SCORE_BLOCK / (heads * l * l)));
+  const parts: tf.Tensor3D[] = [];
+  for (let start = 0; start < s; start += chunk) {
+    const size = Math.min(chunk, s - start);
+    const part = (t: tf.Tensor3D) => (size === s ? t : tf.slice(t, [start, 0, 0], [size, -1, -1]));
+    parts.push(
+      tf.tidy(() => {
+        let scores: tf.Tensor = tf.matMul(part(q), part(kT)); // [size, L, L]
+        // Broadcast the bias as [size / heads, heads, L, L] (rank 4: wasm's rank >= 7 broadcasts are wrong).
+        if (bias) scores = tf.reshape(tf.add(tf.reshape(scores, [size / heads, heads, l, l]), bias), [size, l, l]);
+        return tf.matMul(tf.softmax(scores) as tf.Tensor3D, part(v));
+      }),
+    );
   }
-  return tf.matMul(tf.softmax(scores) as tf.Tensor3D, v);
+  return parts.length === 1 ? parts[0] : (tf.concat(parts, 0) as tf.Tensor3D);
+}
+
+/** Score elements per block of attention: 4M, 16 MiB of float32. */
+const SCORE_BLOCK = 2 ** 22;
+
+/**
+ * softmax(q k^T) v for one sequence, q [L, d], kT [d, L], v [L, d], over
+ * blocks of query rows whose [rows, L] scores stay within SCORE_BLOCK (a
+ * 64 x 64 image's 4096 tokens have 16M scores per head). Softmax is per row,
+ * so the blocks give exactly the full product.
+ */
+function attendRows(q: tf.Tensor2D, kT: tf.Tensor2D, v: tf.Tensor2D): tf.Tensor2D {
+  const [l] = q.shape;
+  const keys = kT.shape[1];
+  const rows = Math.max(1, Math.floor(SCORE_BLOCK / keys));
+  if (rows >= l) return tf.tidy(() => tf.matMul(tf.softmax(tf.matMul(q, kT)) as tf.Tensor2D, v));
+  const parts: tf.Tensor2D[] = [];
+  for (let start = 0; start < l; start += rows) {
+    parts.push(tf.tidy(() => tf.matMul(tf.softmax(tf.matMul(tf.slice(q, [start, 0], [Math.min(rows, l - start), -1]), kT)) as tf.Tensor2D, v)));
+  }
+  return tf.concat(parts, 0) as tf.Tensor2D;
 }
 
 /**

@@ -11,7 +11,7 @@
 // handler knows about depth.
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import { conv2d, declareAttention, declareResBlock, groupNorm, resBlock, silu, upsample2x } from './layers.ts';
+import { conv2d, declareAttention, declareResBlock, normAct, resBlock, upsample2x } from './layers.ts';
 import { ParamList } from './params.ts';
 import type { Params } from './types.ts';
 
@@ -158,13 +158,17 @@ export function applyUNet(
           skips.push(h);
           break;
         case 'res': {
-          const skip = s.takesSkip ? skips.pop()! : undefined;
-          const input = h;
-          try {
-            replace(tf.tidy(() => resBlock(params, s.name, skip ? tf.concat([input, skip], 3) : input, emb, c.groups, perSample)));
-          } finally {
-            skip?.dispose();
+          if (s.takesSkip) {
+            // Join the skip on the channels and free both halves before the block runs (a volume's tensors are large).
+            const skip = skips.pop()!;
+            try {
+              replace(tf.concat([h, skip], 3) as tf.Tensor4D);
+            } finally {
+              skip.dispose();
+            }
           }
+          const input = h;
+          replace(tf.tidy(() => resBlock(params, s.name, input, emb, c.groups, perSample)));
           break;
         }
         case 'attn': {
@@ -187,8 +191,8 @@ export function applyUNet(
     const final = h;
     return tf.tidy(() => {
       const [n, hgt, wid, ch] = final.shape;
-      const normed = groupNorm(params, 'out.norm', tf.reshape(final, [n / perSample, -1, wid, ch]), c.groups);
-      return conv2d(params, 'out.conv', tf.reshape(silu(normed), [n, hgt, wid, ch]) as tf.Tensor4D);
+      const normed = normAct(params, 'out.norm', tf.reshape(final, [n / perSample, -1, wid, ch]), c.groups);
+      return conv2d(params, 'out.conv', tf.reshape(normed, [n, hgt, wid, ch]) as tf.Tensor4D);
     });
   } finally {
     tf.dispose([h, ...skips]);

@@ -125,6 +125,28 @@ describe('fused layers', () => {
     );
   });
 
+  it.each([
+    // Over 2^22 scores in one block: 40 sequences x 2 heads of 240 tokens, and one sequence of 2100 tokens.
+    ['batched, in chunks of sequences', 40, 240, 4, 2],
+    ['one sequence, in blocks of query rows', 1, 2100, 2, 1],
+  ])('attentionResidual (%s) matches the unblocked attention', async (_label, s, l, c, heads) => {
+    const make = () => [normal([s, l, c], 1), normal([s, l, c], 2), normal([c, 3 * c], 3, 0.5), normal([3 * c], 4), normal([c, c], 5, 0.5), normal([c], 6)];
+    await useBackend('cpu');
+    const want = tf.tidy(() => {
+      const [x, normed, w, b, pw, pb] = make();
+      return attentionRef(x as tf.Tensor3D, normed as tf.Tensor3D, w as tf.Tensor2D, b as tf.Tensor1D, pw as tf.Tensor2D, pb as tf.Tensor1D, heads).dataSync() as Float32Array;
+    });
+    for (const backend of TEST_BACKENDS) {
+      await useBackend(backend);
+      const got = tf.tidy(() => {
+        const [x, normed, w, b, pw, pb] = make();
+        const params = new Map([['a.qkv.w', w], ['a.qkv.b', b], ['a.proj.w', pw], ['a.proj.b', pb]]);
+        return attentionResidual(params, 'a', x as tf.Tensor3D, normed as tf.Tensor3D, heads).dataSync() as Float32Array;
+      });
+      expect(maxRelDiff(got, want), backend).toBeLessThan(1e-5);
+    }
+  });
+
   it.each(TEST_BACKENDS)('frees every intermediate in the caller\'s tidy on %s', async (backend) => {
     await useBackend(backend);
     const params = new Map([
