@@ -32,12 +32,15 @@ export function runCheckpoint(runDir: string) {
   return folderSource(join(runDir, RUN_FILES.checkpoint));
 }
 
-/** Samples a few images with the EMA weights through the real export + load path. */
+/** Samples a few images with the EMA weights through the real export + load path (two per class when labelled). */
 async function writePreview(trainer: Trainer, runDir: string): Promise<string> {
   const { files } = await exportCheckpoint(trainer.model, trainer.exportParams(), trainer.spec.meta, 'fp32');
   const model = await loadModel(memorySource(files, 'preview'));
   try {
-    const { images } = await generate(model, { count: 4, seed: 0 });
+    const labels = model.manifest.labels ?? [];
+    const images = [];
+    for (const label of labels) images.push(...(await generate(model, { count: 2, seed: 0, label })).images);
+    if (!labels.length) images.push(...(await generate(model, { count: 4, seed: 0 })).images);
     const path = join(runDir, RUN_FILES.previews, `step-${String(trainer.step).padStart(6, '0')}.png`);
     await writeFileAtomic(path, encodeMontagePng(images));
     return path;
