@@ -59,10 +59,17 @@ export async function measure(job: MeasureJob) {
   const heapAtStart = wasmHeapBytes();
 
   // Checkpoint load: the first in this process (cold: module code not yet compiled, wasm heap not grown;
-  // the file bytes may sit in the OS page cache), then again with everything warm (cached).
+  // the file bytes may sit in the OS page cache), then `runs` more with everything warm (cached, the median).
   const cold = await timedLoad(job.dir);
   cold.model.dispose();
-  const { model: m, ms: cachedMs } = await timedLoad(job.dir);
+  const cachedLoads: number[] = [];
+  for (let i = 1; i < job.runs; i++) {
+    const again = await timedLoad(job.dir);
+    again.model.dispose();
+    cachedLoads.push(again.ms);
+  }
+  const { model: m, ms: lastLoad } = await timedLoad(job.dir);
+  cachedLoads.push(lastLoad);
   try {
     const manifest = m.manifest;
     const plan = planGeneration(m, { count: 1, batchSize: 1, ...(job.steps ? { steps: job.steps } : {}) });
@@ -70,7 +77,7 @@ export async function measure(job: MeasureJob) {
     const callsPerStep = plan.guidance !== 1 ? 2 : 1;
     const flops = canCountFlops(m.model.kind) ? countFlops(m.model, shape) : undefined;
 
-    // One network call at batch 1, as the sampler makes it (network time of the step's first grid point).
+    // One network call at batch 1, as the sampler makes it at the first grid point.
     const x = tf.randomNormal(shape);
     const t = tf.fill([1], plan.grid[0].t) as tf.Tensor1D;
     const label = plan.label === undefined ? undefined : (tf.tensor1d([plan.label], 'int32') as tf.Tensor1D);
@@ -148,8 +155,8 @@ export async function measure(job: MeasureJob) {
       kernels: {
         /** Share of summed backend-kernel time inside conv/matmul kernels (tf.profile, median of runs). */
         convMatmulShare: round(profile.kernelShare, 3),
-        /** The same conv/matmul time over the profiled call's wall time (also counts time between kernels). */
-        convMatmulWallShare: round(profile.wallShare, 3),
+        /** The same conv/matmul time over an unprofiled call's median wall time (networkMs: also counts the time between kernels). */
+        convMatmulWallShare: round(Math.min(1, profile.convMatmulMs / perCall), 3),
         convMatmulMs: round(profile.convMatmulMs),
         kernelMs: round(profile.kernelMs),
         profiledWallMs: round(profile.wallMs),
@@ -164,7 +171,7 @@ export async function measure(job: MeasureJob) {
         wasmHeapGrowthMiB: heapAtEnd === undefined || heapAtStart === undefined ? undefined : round((heapAtEnd - heapAtStart) / MiB),
         peakRssMiB: round(Math.max(peakRss, process.resourceUsage().maxRSS * 1024) / MiB),
       },
-      load: { coldMs: round(cold.ms), cachedMs: round(cachedMs), backendInitMs: round(backendInitMs) },
+      load: { coldMs: round(cold.ms), cachedMs: round(median(cachedLoads)), backendInitMs: round(backendInitMs) },
       quantization: job.quantization && ('skipped' in job.quantization ? job.quantization : await compareInt8(job.quantization)),
       processMs: round(performance.now() - processStart),
     };

@@ -21,9 +21,8 @@ export interface KernelProfile {
   /** Summed kernel time of the conv/matmul kernels, and of all backend kernels. */
   convMatmulMs: number;
   kernelMs: number;
-  /** convMatmulMs / kernelMs, and convMatmulMs / wallMs (the second also counts time outside kernels). */
+  /** convMatmulMs / kernelMs. */
   kernelShare: number;
-  wallShare: number;
   /** Peak bytes held by tensors during the call (tf.memory's count). */
   peakBytes: number;
 }
@@ -50,7 +49,6 @@ export async function profileKernels(f: () => tf.TensorContainer, runs = 1): Pro
     convMatmulMs: pick((p) => p.convMatmulMs),
     kernelMs: pick((p) => p.kernelMs),
     kernelShare: pick((p) => p.kernelShare),
-    wallShare: pick((p) => p.wallShare),
     peakBytes: Math.max(...profiles.map((p) => p.peakBytes)),
   };
 }
@@ -84,7 +82,6 @@ async function profileOnce(f: () => tf.TensorContainer): Promise<KernelProfile> 
     convMatmulMs,
     kernelMs,
     kernelShare: kernelMs > 0 ? convMatmulMs / kernelMs : 0,
-    wallShare: wallMs > 0 ? Math.min(1, convMatmulMs / wallMs) : 0,
     peakBytes: info.peakBytes,
   };
 }

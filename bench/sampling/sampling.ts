@@ -1,6 +1,6 @@
 // `npm run bench:sampling`: sampling speed and cost per preset and shipped
 // model on each available backend, in one JSON file (bench/results/sampling-<time>.json).
-//   tsx bench/sampling/sampling.ts [--runs 5] [--warmup 1] [--image-runs 5] [--image-seconds 300]
+//   tsx bench/sampling/sampling.ts [--runs 5] [--warmup 3] [--image-runs 5] [--image-seconds 300]
 //     [--backends tensorflow,wasm,cpu] [--presets a,b] [--models dir,dir] [--quick] [--out file.json]
 //
 // Presets (trainer/presets.ts, all but cxr-vdm-256 unless named, plus
@@ -86,7 +86,8 @@ function settingsFrom(argv: string[]) {
     models: values.models?.split(',').filter(Boolean),
     backends: (values.backends ?? (quick ? 'wasm' : BACKEND_NAMES.join(','))).split(',').map(parseBackendName),
     runs,
-    warmup: positiveInt('warmup', values.warmup, 1, 0),
+    // tfjs's own code takes a few calls to reach speed (JIT): measured calls 1-4 up to 2x slower than later ones.
+    warmup: positiveInt('warmup', values.warmup, quick ? 1 : 3, 0),
     imageRuns: positiveInt('image-runs', values['image-runs'], runs),
     imageSeconds: positiveInt('image-seconds', values['image-seconds'], 300),
     /** Presets measured on cpu too (the 64^3 volume takes minutes per cpu step). */

@@ -158,17 +158,14 @@ export function applyUNet(
           skips.push(h);
           break;
         case 'res': {
-          if (s.takesSkip) {
-            // Join the skip on the channels and free both halves before the block runs (a volume's tensors are large).
-            const skip = skips.pop()!;
-            try {
-              replace(tf.concat([h, skip], 3) as tf.Tensor4D);
-            } finally {
-              skip.dispose();
-            }
-          }
+          // The skip joins h on the channels inside the block, which never copies them into one tensor.
+          const skip = s.takesSkip ? skips.pop()! : undefined;
           const input = h;
-          replace(tf.tidy(() => resBlock(params, s.name, input, emb, c.groups, perSample)));
+          try {
+            replace(tf.tidy(() => resBlock(params, s.name, skip ? [input, skip] : input, emb, c.groups, perSample)));
+          } finally {
+            skip?.dispose();
+          }
           break;
         }
         case 'attn': {
@@ -191,7 +188,7 @@ export function applyUNet(
     const final = h;
     return tf.tidy(() => {
       const [n, hgt, wid, ch] = final.shape;
-      const normed = normAct(params, 'out.norm', tf.reshape(final, [n / perSample, -1, wid, ch]), c.groups);
+      const [normed] = normAct(params, 'out.norm', [tf.reshape(final, [n / perSample, -1, wid, ch])], c.groups);
       return conv2d(params, 'out.conv', tf.reshape(normed, [n, hgt, wid, ch]) as tf.Tensor4D);
     });
   } finally {

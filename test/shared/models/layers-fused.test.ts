@@ -6,7 +6,8 @@
 import '@tensorflow/tfjs'; // registers the gradients of the built-in ops
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { attentionResidual, conv2d, groupNorm } from '../../../shared/models/layers.ts';
+import { attentionResidual, conv2d, conv2dParts, groupNorm, groupNormParts, resBlock } from '../../../shared/models/layers.ts';
+import { ParamList, initParams } from '../../../shared/models/params.ts';
 import { Rng } from '../../../shared/rng.ts';
 import { TEST_BACKENDS, useBackend } from '../../backends.ts';
 
@@ -94,6 +95,55 @@ describe('fused layers', () => {
         ['value', 'dx', 'dw', 'db'],
         1e-5,
       );
+    }
+  });
+
+  it.each([
+    // Group size 4: the split at 6 channels falls inside a group, so the statistics pool across the parts.
+    ['a group straddling the parts', [6, 10], 4],
+    ['parts on group boundaries', [8, 8], 4],
+  ])('groupNormParts and conv2dParts (%s) equal groupNorm and conv2d of the concatenation, values and gradients', async (_label, widths, groups) => {
+    const [c1, c2] = widths as number[];
+    const c = c1 + c2;
+    const make = () => [normal([2, 5, 4, c1], 1, 2, 3), normal([2, 5, 4, c2], 2), normal([c], 3), normal([c], 4), normal([3, 3, c, 5], 5), normal([5], 6)];
+    await compareAcrossBackends(
+      (a, b, g, beta, w, bias) => {
+        const params = new Map([['n.g', g], ['n.b', beta], ['c.w', w], ['c.b', bias]]);
+        const normed = groupNormParts(params, 'n', [a, b], groups as number) as tf.Tensor4D[];
+        return conv2dParts(params, 'c', normed);
+      },
+      (a, b, g, beta, w, bias) => {
+        const params = new Map([['n.g', g], ['n.b', beta], ['c.w', w], ['c.b', bias]]);
+        return conv2d(params, 'c', groupNorm(params, 'n', tf.concat([a, b], 3), groups as number) as tf.Tensor4D);
+      },
+      make,
+      ['value', 'da', 'db', 'dg', 'dbeta', 'dw', 'dbias'],
+      1e-5,
+    );
+  });
+
+  it.each([
+    ['with a 1x1 skip convolution', 4, 6],
+    ['with an identity skip (the parts are joined)', 4, 8],
+  ])('resBlock on two channel parts (%s) equals resBlock on their concatenation', async (_label, c2, cout) => {
+    const c1 = 4;
+    const specs = new ParamList();
+    specs.norm('r.norm1', c1 + c2);
+    specs.conv('r.conv1', 3, c1 + c2, cout);
+    specs.dense('r.film', 8, 2 * cout);
+    specs.norm('r.norm2', cout);
+    specs.conv('r.conv2', 3, cout, cout);
+    if (c1 + c2 !== cout) specs.conv('r.skip', 1, c1 + c2, cout);
+    for (const backend of TEST_BACKENDS) {
+      await useBackend(backend);
+      const params = initParams(specs.specs, 1);
+      const [a, b, emb] = [normal([2, 4, 4, c1], 2), normal([2, 4, 4, c2], 3), normal([1, 8], 4)];
+      const before = tf.memory().numTensors;
+      const got = resBlock(params, 'r', [a as tf.Tensor4D, b as tf.Tensor4D], emb as tf.Tensor2D, 2, 2);
+      expect(tf.memory().numTensors).toBe(before + 1);
+      const want = tf.tidy(() => resBlock(params, 'r', tf.concat([a, b], 3) as tf.Tensor4D, emb as tf.Tensor2D, 2, 2));
+      expect(maxRelDiff(got.dataSync() as Float32Array, want.dataSync() as Float32Array), backend).toBeLessThan(1e-5);
+      tf.dispose([got, want, a, b, emb, ...params.values()]);
     }
   });
 
