@@ -114,14 +114,24 @@ export interface Film {
 }
 
 /**
- * Per-channel mean over positions: x [B, N, C] -> [B, 1, C], as one average
- * pooling over an [N, 1] window (XNNPACK's NHWC pooling on wasm, where
- * tf.mean over a non-innermost axis first transposes the whole tensor and a
- * matMul with a 1/N row repacks it: measured 0.6 and 0.4 ms against 0.06 ms
- * on 64 x 64 x 32). The gradient is given: every position receives dy / N.
+ * Below this many elements a tensor is cheap to copy or transpose and the
+ * number of ops decides the time (~10 us each on wasm): the paths that save
+ * full-size passes at the price of more ops (channelMean's pooling, the
+ * ResBlock's unjoined parts) are for tensors of at least this size.
+ */
+const LARGE = 2 ** 15;
+
+/**
+ * Per-channel mean over positions: x [B, N, C] -> [B, 1, C]. Large tensors
+ * take one average pooling over an [N, 1] window (XNNPACK's NHWC pooling on
+ * wasm, where tf.mean over a non-innermost axis first transposes the whole
+ * tensor and a matMul with a 1/N row repacks it: measured 0.6 and 0.4 ms
+ * against 0.06 ms on 64 x 64 x 32), with the gradient given: every position
+ * receives dy / N.
  */
 function channelMean(x: tf.Tensor3D): tf.Tensor3D {
   const [b, n, c] = x.shape;
+  if (x.size < LARGE) return tf.mean(x, 1, true);
   const op = tf.customGrad((xx) => ({
     value: tf.reshape(tf.avgPool(tf.reshape(xx as tf.Tensor, [b, n, 1, c]) as tf.Tensor4D, [n, 1], 1, 'valid'), [b, 1, c]),
     gradFunc: (dy) => tf.mul(tf.ones([b, n, c]), tf.div(dy, n)), // not broadcastTo: a Tile, a scalar loop on wasm
@@ -135,12 +145,13 @@ function channelMean(x: tf.Tensor3D): tf.Tensor3D {
  * the group's channels, then scaled by g and shifted by b per channel, and by
  * `film` per sample and channel when given.
  *
- * Written for wasm, where the full-size tensor is the cost: the statistics
- * are per-channel means over positions pooled per group on [B, 1, C]; norm,
- * affine and FiLM fold into one per-channel scale and shift, out =
- * (x - mean) a + s. Every full-size op broadcasts a [B, 1, C] operand (wasm's
- * fast path; a [B, 1, G, 1] one is ~8x slower). Six full-size passes instead
- * of eight (ten with FiLM); measured 6x faster on a 32^3 x 16 volume.
+ * Written for wasm, where a large tensor's passes are the cost: the
+ * statistics are per-channel means over positions pooled per group on
+ * [B, 1, C]; norm, affine and FiLM fold into one per-channel scale and shift,
+ * out = (x - mean) a + s. Every full-size op broadcasts a [B, 1, C] operand
+ * (wasm's fast path; a [B, 1, G, 1] one is ~8x slower). Six full-size passes
+ * instead of eight (ten with FiLM); measured 6x faster on a 32^3 x 16 volume.
+ * Tensors under LARGE elements take fewer ops instead (groupNormSmall).
  */
 export function groupNorm(params: Params, name: string, x: tf.Tensor, groups: number, eps = 1e-5, film?: Film): tf.Tensor {
   return groupNormParts(params, name, [x], groups, eps, film)[0];
@@ -153,6 +164,7 @@ export function groupNorm(params: Params, name: string, x: tf.Tensor, groups: nu
  * channels' means and the groups pool them across parts.
  */
 export function groupNormParts(params: Params, name: string, parts: tf.Tensor[], groups: number, eps = 1e-5, film?: Film): tf.Tensor[] {
+  if (parts.length === 1 && parts[0].size < LARGE) return [groupNormSmall(params, name, parts[0], groups, eps, film)];
   const b = parts[0].shape[0];
   const widths = parts.map((p) => p.shape[p.shape.length - 1]);
   const c = widths.reduce((sum, w) => sum + w, 0);
@@ -169,17 +181,37 @@ export function groupNormParts(params: Params, name: string, parts: tf.Tensor[],
     const means = byPart(pooled(xs.map(channelMean)));
     const centered = xs.map((x, i) => tf.sub(x, means[i]));
     const variance = tf.tidy(() => pooled(centered.map((t) => channelMean(tf.square(t) as tf.Tensor3D))));
-    // a = g / sqrt(var + eps); FiLM scales GN(x) = centered a + b by (1 + scale) and adds shift.
-    let a = tf.mul(tf.rsqrt(tf.add(variance, eps)), param(params, `${name}.g`)); // [B, 1, C]
-    let s = tf.reshape(param(params, `${name}.b`), [1, 1, c]);
-    if (film) {
-      const gain = tf.reshape(tf.add(film.scale, 1), [b, 1, c]);
-      a = tf.mul(a, gain);
-      s = tf.add(tf.mul(s, gain), tf.reshape(film.shift, [b, 1, c]));
-    }
-    const [as, ss] = [byPart(a), byPart(s)];
-    return centered.map((t, i) => tf.tidy(() => tf.reshape(tf.add(tf.mul(t, as[i]), ss[i]), parts[i].shape)));
+    const [scale, shift] = affine(params, name, b, c, film);
+    const a = byPart(tf.mul(tf.rsqrt(tf.add(variance, eps)), scale)); // g / sqrt(var + eps) (1 + FiLM scale)
+    const s = byPart(shift);
+    return centered.map((t, i) => tf.tidy(() => tf.reshape(tf.add(tf.mul(t, a[i]), s[i]), parts[i].shape)));
   });
+}
+
+/**
+ * groupNorm of a small tensor, where the op count matters more than full-size
+ * passes: the statistics straight from the [B, N, G, C/G] view (its
+ * [B, 1, G, 1] broadcasts are slow on wasm only for large tensors).
+ */
+function groupNormSmall(params: Params, name: string, x: tf.Tensor, groups: number, eps: number, film?: Film): tf.Tensor {
+  return tf.tidy(() => {
+    const shape = x.shape;
+    const [b, c] = [shape[0], shape[shape.length - 1]];
+    const grouped = tf.reshape(x, [b, -1, groups, c / groups]);
+    const centered = tf.sub(grouped, tf.mean(grouped, [1, 3], true));
+    const normed = tf.reshape(tf.mul(centered, tf.rsqrt(tf.add(tf.mean(tf.square(centered), [1, 3], true), eps))), [b, -1, c]);
+    const [scale, shift] = affine(params, name, b, c, film);
+    return tf.reshape(tf.add(tf.mul(normed, scale), shift), shape);
+  });
+}
+
+/** The scale and shift after normalisation, [1 or B, 1, C]: g and b, times (1 + scale) and plus shift under FiLM. */
+function affine(params: Params, name: string, b: number, c: number, film?: Film): [tf.Tensor, tf.Tensor] {
+  const g = tf.reshape(param(params, `${name}.g`), [1, 1, c]);
+  const beta = tf.reshape(param(params, `${name}.b`), [1, 1, c]);
+  if (!film) return [g, beta];
+  const gain = tf.reshape(tf.add(film.scale, 1), [b, 1, c]);
+  return [tf.mul(g, gain), tf.add(tf.mul(beta, gain), tf.reshape(film.shift, [b, 1, c]))];
 }
 
 /** SiLU(GroupNorm(x)) of a channel concatenation given as parts (see groupNormParts), freeing the norm's output once the activation has it. */
@@ -303,8 +335,8 @@ export function resBlock(
   return tf.tidy(() => {
     let parts = Array.isArray(x) ? x : [x];
     const hasSkipConv = params.has(`${name}.skip.w`);
-    // An identity skip adds the input itself, which needs the parts joined.
-    if (parts.length > 1 && !hasSkipConv) parts = [tf.concat(parts, 3) as tf.Tensor4D];
+    // An identity skip adds the input itself, which needs the parts joined; small parts are cheaper joined too.
+    if (parts.length > 1 && (!hasSkipConv || parts.reduce((size, p) => size + p.size, 0) < LARGE)) parts = [tf.concat(parts, 3) as tf.Tensor4D];
     const [n, hgt, wid] = parts[0].shape;
     const b = n / perSample;
     const cout = param(params, `${name}.conv1.b`).shape[0];

@@ -69,9 +69,12 @@ async function compareAcrossBackends(ours: (...xs: tf.Tensor[]) => tf.Tensor, re
 }
 
 describe('fused layers', () => {
-  it('groupNorm with FiLM matches the textbook ops, values and gradients, on a volume-shaped input', async () => {
+  it.each([
     // [B, D*H, W, C] as resBlock passes volumes; a large mean relative to the spread stresses the statistics.
-    const make = () => [normal([2, 6, 5, 8], 1, 3, 7), normal([8], 2), normal([8], 3), normal([2, 8], 4, 0.3), normal([2, 8], 5)];
+    ['a small input (statistics on the grouped view)', [2, 6, 5, 8]],
+    ['a large input (pooled per-channel statistics)', [2, 64, 32, 8]],
+  ])('groupNorm with FiLM matches the textbook ops, values and gradients, on %s', async (_label, shape) => {
+    const make = () => [normal(shape as number[], 1, 3, 7), normal([8], 2), normal([8], 3), normal([2, 8], 4, 0.3), normal([2, 8], 5)];
     await compareAcrossBackends(
       (x, g, b, scale, shift) => {
         const params = new Map([['n.g', g], ['n.b', b]]);
