@@ -4,7 +4,7 @@
 // generates `--count` images `--runs` times after one warm-up; the JSON keeps
 // every run and the median.
 //   tsx bench/pool/pool.ts [--model models/default] [--count 8] [--steps 20] [--runs 5] [--backend wasm] [--out file.json]
-import { availableParallelism, cpus, totalmem } from 'node:os';
+import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -52,7 +52,8 @@ const base = configs[0].imagesPerSecond;
 const report = {
   bench: 'pool',
   time: new Date().toISOString(),
-  machine: { cpus: cpus().length, model: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
+  // The 1-minute load average at the end: other work on the machine lowers the ratio.
+  machine: { cpus: cpus().length, model: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, loadAverage1m: loadavg()[0] },
   settings: { model, count, steps, runs, backend, batchSize: 1 },
   configs: configs.map((c) => ({ ...c, speedup: Math.round((c.imagesPerSecond / base) * 100) / 100 })),
 };
