@@ -6,7 +6,6 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { BROWSER_BACKENDS, type BackendReport, type BrowserBackendName } from './protocol.ts';
 import { selfTest } from './self-test.ts';
-import { installWebGpuTile } from './webgpu-tile.ts';
 
 /** The parts of WebGPU this module touches (the DOM typings here do not include WebGPU). */
 interface GpuDevice {
@@ -61,7 +60,6 @@ async function register(name: BrowserBackendName, wasmPaths: string, forced: boo
       await checkAdapter(forced);
       // Registers 'webgpu' when navigator.gpu exists; the device is requested by tf.setBackend.
       await import('@tensorflow/tfjs-backend-webgpu');
-      installWebGpuTile();
       return;
     case 'wasm': {
       const wasm = await import('@tensorflow/tfjs-backend-wasm');
