@@ -1,7 +1,8 @@
 // The building blocks every network shares, written against DESIGN §5: only
 // ops that are fast and correct on the cpu and wasm backends (conv2d,
-// untransposed matMul, reshapes), never conv3d, rank >= 7 broadcasts or
-// batched transposed matMul.
+// untransposed matMul, reshapes), never conv3d, rank >= 7 broadcasts,
+// batched transposed matMul, or rank > 4 transposes and tiles (scalar loops
+// on wasm, like its channel concat of large tensors).
 //
 // Each function reads its parameters by the names ParamList declares and
 // returns a new tensor; callers wrap blocks in tf.tidy.
@@ -116,8 +117,8 @@ export interface Film {
 /**
  * Below this many elements a tensor is cheap to copy or transpose and the
  * number of ops decides the time (~10 us each on wasm): the paths that save
- * full-size passes at the price of more ops (channelMean's pooling, the
- * ResBlock's unjoined parts) are for tensors of at least this size.
+ * full-size passes at the price of more ops (GroupNorm's pooled per-channel
+ * statistics, the ResBlock's unjoined parts) are for tensors of at least this size.
  */
 const LARGE = 2 ** 15;
 
