@@ -165,15 +165,7 @@ export async function exportRun(args: string[], log: (s: string) => void): Promi
     return;
   }
   try {
-    const training = {
-      steps: trainer.step,
-      seconds: Math.round(trainer.seconds),
-      backends: [...trainer.backends],
-      seed: trainer.config.seed,
-      weights: 'ema',
-      config: trainer.config,
-    };
-    const { manifest, files } = await exportCheckpoint(trainer.model, trainer.exportParams(), { ...trainer.spec.meta, training }, quantization);
+    const { manifest, files } = await exportCheckpoint(trainer.model, trainer.exportParams(), { ...trainer.spec.meta, training: trainer.trainingRecord() }, quantization);
     await writeCheckpointFolder(values.out, files);
     const bytes = manifest.shards.reduce((n, s) => n + s.bytes, 0);
     log(`wrote ${values.out}: ${manifest.kind} "${manifest.name}" after ${trainer.step} steps, ${quantization}, ${bytes} bytes`);

@@ -32,6 +32,21 @@ export function runCheckpoint(runDir: string) {
   return folderSource(join(runDir, RUN_FILES.checkpoint));
 }
 
+/**
+ * What every run loop writes (diffusion and VQ-GAN alike): metrics.jsonl lines
+ * stamped with the time, and the whole training state to checkpoint/, atomically.
+ */
+export function runWriters(runDir: string, trainer: { step: number; save(): Promise<Map<string, Uint8Array>> }, log: (line: string) => void) {
+  const metricsPath = join(runDir, RUN_FILES.metrics);
+  return {
+    record: (obj: object) => appendFile(metricsPath, `${JSON.stringify({ time: new Date().toISOString(), ...obj })}\n`),
+    save: async () => {
+      await writeCheckpointFolder(join(runDir, RUN_FILES.checkpoint), await trainer.save());
+      log(`step ${trainer.step}: checkpoint saved`);
+    },
+  };
+}
+
 /** Samples a few images with the EMA weights through the real export + load path (two per class when labelled). */
 async function writePreview(trainer: Trainer, runDir: string): Promise<string> {
   const { files } = await exportCheckpoint(trainer.model, trainer.exportParams(), trainer.spec.meta, 'fp32');
@@ -57,12 +72,7 @@ export async function runTraining(trainer: Trainer, train: ExampleSet, validatio
   const c = trainer.config;
   const log = hooks.log ?? (() => {});
   await mkdir(join(runDir, RUN_FILES.previews), { recursive: true });
-  const metricsPath = join(runDir, RUN_FILES.metrics);
-  const record = (obj: object) => appendFile(metricsPath, `${JSON.stringify({ time: new Date().toISOString(), ...obj })}\n`);
-  const save = async () => {
-    await writeCheckpointFolder(join(runDir, RUN_FILES.checkpoint), await trainer.save());
-    log(`step ${trainer.step}: checkpoint saved`);
-  };
+  const { record, save } = runWriters(runDir, trainer, log);
   const every = (n: number) => n > 0 && trainer.step % n === 0;
 
   let windowStart = performance.now();

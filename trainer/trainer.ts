@@ -282,6 +282,11 @@ export class Trainer {
     return this.ema.shadow.size ? this.ema.shadow : this.params;
   }
 
+  /** The manifest's `training` record of an export from the EMA weights: steps, time, backends, settings. */
+  trainingRecord(): Record<string, unknown> {
+    return { steps: this.step, seconds: Math.round(this.seconds), backends: [...this.backends], seed: this.config.seed, weights: 'ema', config: this.config };
+  }
+
   /** The whole training state as checkpoint files (fp32, exact). */
   async save(): Promise<Map<string, Uint8Array>> {
     const tensors = new Map<string, { shape: number[]; data: Float32Array }>();

@@ -70,12 +70,7 @@ export async function exportLatentRun(
     for (const [k, v] of vq.exportParams()) if (isSamplingParam(k)) params.set(VQGAN_PREFIX + k, v);
     const source = latents.manifest;
     const training = {
-      steps: trainer.step,
-      seconds: Math.round(trainer.seconds),
-      backends: [...trainer.backends],
-      seed: trainer.config.seed,
-      weights: 'ema',
-      config: trainer.config,
+      ...trainer.trainingRecord(),
       latents: ref.path,
       vqgan: { run: vqRun, step: vq.step, checkpoint: made.checkpoint },
     };

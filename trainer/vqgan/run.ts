@@ -8,15 +8,13 @@
 //
 // Batches are drawn from (seed, step) alone and flips from (seed, step,
 // position), so a resumed run sees the batches an uninterrupted one would.
-import { appendFile, mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir } from 'node:fs/promises';
 import { z } from 'zod';
 import { parseConfig } from '../../shared/config.ts';
 import { Rng } from '../../shared/rng.ts';
-import { writeCheckpointFolder } from '../../sampler/node/checkpoint-folder.ts';
 import { ssim } from '../evaluate/metrics/ssim.ts';
 import { flip, flipsAt } from '../preprocess/augment.ts';
-import { RUN_FILES } from '../run.ts';
+import { runWriters } from '../run.ts';
 import type { ExampleSet } from '../trainer.ts';
 import { perplexity } from './codebook-ema.ts';
 import type { VqganMetrics, VqganTrainer } from './trainer.ts';
@@ -109,12 +107,7 @@ export async function runVqganTraining(
   if (train.size === 0) throw new Error('vqgan run: the training set is empty');
   const log = hooks.log ?? (() => {});
   await mkdir(runDir, { recursive: true });
-  const metricsPath = join(runDir, RUN_FILES.metrics);
-  const record = (obj: object) => appendFile(metricsPath, `${JSON.stringify({ time: new Date().toISOString(), ...obj })}\n`);
-  const save = async () => {
-    await writeCheckpointFolder(join(runDir, RUN_FILES.checkpoint), await trainer.save());
-    log(`step ${trainer.step}: checkpoint saved`);
-  };
+  const { record, save } = runWriters(runDir, trainer, log);
   const every = (n: number) => n > 0 && trainer.step % n === 0;
 
   let windowStart = performance.now();
