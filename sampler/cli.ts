@@ -48,6 +48,7 @@ const USAGE = `usage:
                   uploads a verified checkpoint to R2 (R2_ACCOUNT_ID, R2_ACCESS_KEY_ID, R2_SECRET_ACCESS_KEY)
   medsynth train --config <preset|file.json> --data <[label=]path>... --out <run dir>
                   [--set field=value]... [--steps N] [--resume] [--on-bad-file skip|fail] [--backend B]
+                  [--init <checkpoint dir>]  (warm start: a new run from an exported model's weights)
   medsynth train --config <latent DDPM preset> --latents <dir> --out <run dir> [--set field=value]...
   medsynth encode <VQ-GAN run dir> --out <latents dir> [--data <[label=]path>...] [--backend B]
                   latents of the run's training and held-out volumes, scaled to [-1, 1]

@@ -44,6 +44,7 @@ export async function train(args: string[], log: (s: string) => void): Promise<v
       set: { type: 'string', multiple: true },
       steps: { type: 'string' },
       resume: { type: 'boolean' },
+      init: { type: 'string' },
       backend: { type: 'string' },
       'on-bad-file': { type: 'string' },
       quiet: { type: 'boolean' },
@@ -69,6 +70,7 @@ export async function train(args: string[], log: (s: string) => void): Promise<v
     if (values.config) throw new ConfigError('--config', 'a resumed run keeps its config; change settings with --set train.<field>=value');
     if (!sets.every((s) => s.startsWith('train.'))) throw new ConfigError('--set', 'a resumed run can change only train.* settings');
     if (values.data?.length) record.data = values.data;
+    if (values.init) throw new ConfigError('--init', 'a resumed run keeps its weights; --init starts a new run');
   } else {
     if (!values.config) throw new ConfigError('--config', 'a preset name or a .json file is required');
     const config = await loadRunConfig(values.config, sets);
@@ -83,6 +85,7 @@ export async function train(args: string[], log: (s: string) => void): Promise<v
     throw new ConfigError('--latents', `preset ${record.config.preset} (${kind}) trains on --data; --latents goes with a latent DDPM preset (brain-latent-ddpm-3d, tiny-latent-ddpm-3d)`);
   }
   if (kind === LATENT_STAGE && values.data?.length) throw new ConfigError('--data', `preset ${record.config.preset} trains on --latents, not on volumes`);
+  if (kind === VQGAN_STAGE && values.init) throw new ConfigError('--init', `preset ${record.config.preset} is a VQ-GAN: --init warm-starts diffusion runs only`);
   if (kind === VQGAN_STAGE) return trainVqgan(record, out, { resume: values.resume ?? false, sets, onBadFile, quiet: values.quiet, log });
 
   // A latent DDPM run reads its latents (on resume: the recorded folder, or where it moved, checked by hash).
@@ -103,7 +106,8 @@ export async function train(args: string[], log: (s: string) => void): Promise<v
     let spec = trainSpec(record.config);
     if (latents) spec = latentTrainSpec(record.config, latents);
     else spec = { ...spec, model: { ...spec.model, ...data.model }, meta: { ...spec.meta, ...data.meta } };
-    trainer = Trainer.create(spec, trainSettings(record.config));
+    trainer = values.init ? await Trainer.warmStart(spec, trainSettings(record.config), folderSource(values.init)) : Trainer.create(spec, trainSettings(record.config));
+    if (trainer.init) log(`warm start from ${trainer.init.from} ("${trainer.init.name}", ${trainer.init.steps} steps)`);
   }
   try {
     if (latents && trainer.config.previewEvery > 0) throw new ConfigError('train.previewEvery', 'a latent DDPM run writes no previews (set it to 0): export it and sample the checkpoint');

@@ -20,6 +20,7 @@ import { antitheticTimes, gammaFn, vdmTerms } from './losses/vdm.ts';
 import { AdamW, learningRate } from './optim/adamw.ts';
 import { Ema } from './optim/ema.ts';
 import { flip, flipsAt } from './preprocess/augment.ts';
+import { canonicalJson } from './preprocess/cache.ts';
 
 /** One training example in model space: values in [-1, 1], row-major over the dataset's shape. */
 export interface Example {
@@ -67,6 +68,16 @@ interface SavedState {
   /** Seconds spent in trainStep, and the backends that ran it (absent in states saved before they were recorded). */
   seconds?: number;
   backends?: string[];
+  /** A warm-started run: the exported checkpoint its parameters began from. */
+  init?: WarmStart;
+}
+
+/** Where a warm-started run's parameters came from, and the training they had already had. */
+export interface WarmStart {
+  from: string;
+  name: string;
+  steps: number;
+  seconds: number;
 }
 
 export class Trainer {
@@ -83,6 +94,8 @@ export class Trainer {
   /** Wall time spent in trainStep over the whole run (resumes included), and the backends that ran it. */
   seconds = 0;
   readonly backends = new Set<string>();
+  /** Set when the parameters began from an exported checkpoint (Trainer.warmStart). */
+  init?: WarmStart;
   private dataRng: Rng;
   private noiseRng: Rng;
 
@@ -108,6 +121,41 @@ export class Trainer {
 
   static create(spec: TrainSpec, config: unknown = {}): Trainer {
     return new Trainer(spec, parseTrainConfig(config), undefined);
+  }
+
+  /**
+   * A new run whose parameters (and EMA) start from an exported checkpoint's
+   * weights, e.g. a shipped int8 model whose full training state is gone.
+   * The checkpoint must be the same kind of network with the same config and
+   * parameters. The optimiser moments start at zero (warm-up covers that).
+   */
+  static async warmStart(spec: TrainSpec, config: unknown, source: CheckpointSource): Promise<Trainer> {
+    const file = `${source.location}/manifest.json`;
+    const { manifest, tensors } = await loadCheckpoint(source);
+    const trainer = Trainer.create(spec, config);
+    try {
+      if (manifest.kind !== spec.kind) throw new CheckpointError(file, `holds a ${manifest.kind} model, this run trains ${spec.kind}`);
+      const want = canonicalJson(trainer.model.config);
+      const have = canonicalJson(createModel(manifest.kind, manifest.model).config);
+      if (have !== want) throw new CheckpointError(file, `its model config ${have} differs from this run's ${want}`);
+      for (const [name, p] of trainer.params) {
+        const t = tensors.get(name);
+        if (!t) throw new CheckpointError(file, `has no tensor ${name}`);
+        if (t.shape.join() !== p.shape.join()) throw new CheckpointError(file, `tensor ${name} has shape [${t.shape}], expected [${p.shape}]`);
+      }
+      const extra = [...tensors.keys()].filter((k) => !trainer.params.has(k));
+      if (extra.length) throw new CheckpointError(file, `has tensors this run does not train: ${extra.slice(0, 5).join(', ')}`);
+      const loaded = hostToParams(new Map([...trainer.params.keys()].map((k) => [k, tensors.get(k)!])));
+      tf.dispose([...trainer.params.values()]);
+      for (const [k, v] of loaded) trainer.params.set(k, v);
+      const done = manifest.training as { steps?: unknown; seconds?: unknown } | undefined;
+      const count = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : 0);
+      trainer.init = { from: source.location, name: manifest.name, steps: count(done?.steps), seconds: count(done?.seconds) };
+      return trainer;
+    } catch (e) {
+      trainer.dispose();
+      throw e;
+    }
   }
 
   private initParams(): Params {
@@ -284,7 +332,11 @@ export class Trainer {
 
   /** The manifest's `training` record of an export from the EMA weights: steps, time, backends, settings. */
   trainingRecord(): Record<string, unknown> {
-    return { steps: this.step, seconds: Math.round(this.seconds), backends: [...this.backends], seed: this.config.seed, weights: 'ema', config: this.config };
+    const init = this.init;
+    // A warm-started run counts the steps and time its starting weights had had.
+    const steps = this.step + (init?.steps ?? 0);
+    const seconds = Math.round(this.seconds + (init?.seconds ?? 0));
+    return { steps, seconds, backends: [...this.backends], seed: this.config.seed, weights: 'ema', config: this.config, ...(init ? { warmStart: { ...init, runSteps: this.step } } : {}) };
   }
 
   /** The whole training state as checkpoint files (fp32, exact). */
@@ -307,6 +359,7 @@ export class Trainer {
       rng: { data: this.dataRng.state.counter, noise: this.noiseRng.state.counter },
       seconds: this.seconds,
       backends: [...this.backends],
+      ...(this.init ? { init: this.init } : {}),
     };
     const meta = { ...this.spec.meta, kind: this.spec.kind, model: this.model.config as Record<string, unknown>, training: { state } };
     return (await encodeCheckpoint(tensors, meta, { quantization: 'fp32' })).files;
@@ -326,6 +379,7 @@ export class Trainer {
     trainer.ema.updates = state.emaUpdates;
     trainer.seconds = state.seconds ?? 0;
     for (const b of state.backends ?? []) trainer.backends.add(b);
+    trainer.init = state.init;
     trainer.dataRng = new Rng(trainer.config.seed, STREAM.data, state.rng.data);
     trainer.noiseRng = new Rng(trainer.config.seed, STREAM.noise, state.rng.noise);
     return trainer;
@@ -346,6 +400,10 @@ function readState(manifest: Manifest, file: string): SavedState {
   if (state.seconds !== undefined && !(Number.isFinite(state.seconds) && state.seconds >= 0)) throw new CheckpointError(file, 'training.state.seconds must be a non-negative number');
   if (state.backends !== undefined && !(Array.isArray(state.backends) && state.backends.every((b) => typeof b === 'string'))) {
     throw new CheckpointError(file, 'training.state.backends must be a list of backend names');
+  }
+  const init = state.init;
+  if (init !== undefined && !(typeof init.from === 'string' && typeof init.name === 'string' && Number.isFinite(init.steps) && Number.isFinite(init.seconds))) {
+    throw new CheckpointError(file, 'training.state.init must be { from, name, steps, seconds }');
   }
   return state;
 }

@@ -77,6 +77,15 @@ describe('medsynth train / export', () => {
     expect(sampled.err).toEqual([]);
     const image = decode(await readFile(png));
     expect([image.width, image.height]).toEqual([16, 16]);
+
+    // A warm start: a new run from the exported int8 model; its export counts all the steps.
+    const warm = join(root, 'warm');
+    const again = await cli('train', '--config', config, '--data', HUMAN, '--out', warm, '--init', model, '--steps', '2', '--backend', 'wasm', '--quiet');
+    expect(again.err).toEqual([]);
+    expect(again.log.join('\n')).toMatch(/warm start from .*model \("tiny-brain", 8 steps\)/);
+    expect((await cli('export', warm, '--out', join(root, 'warm-model'), '--quantize', 'fp32')).code).toBe(0);
+    const warmManifest = JSON.parse(await readFile(join(root, 'warm-model', 'manifest.json'), 'utf8'));
+    expect(warmManifest.training).toMatchObject({ steps: 10, warmStart: { name: 'tiny-brain', steps: 8, runSteps: 2 } });
   });
 
   it('labels data sources for classifier-free guidance, each class with its own preprocessing and units', async () => {
@@ -162,6 +171,8 @@ describe('medsynth train / export', () => {
       [['train', '--config', config, '--data', join(root, 'missing.nii.gz'), '--out', join(root, 'x')], /missing\.nii\.gz: no such file or folder/],
       [['train', '--config', config, '--data', HUMAN, '--out', join(root, 'run')], /already holds a run: use --resume/],
       [['train', '--resume', '--out', join(root, 'nothing-here')], /holds no training checkpoint to resume/],
+      [['train', '--resume', '--out', join(root, 'run'), '--init', join(root, 'model')], /--init: a resumed run keeps its weights/],
+      [['train', '--config', config, '--data', HUMAN, '--out', join(root, 'x'), '--init', join(root, 'nothing-here')], /nothing-here.*manifest\.json/],
       [['export', join(root, 'nothing-here'), '--out', join(root, 'y')], /nothing-here.*manifest\.json/],
       [['export', join(root, 'run'), '--out', join(root, 'y'), '--quantize', 'int4'], /--quantize: expected int8, fp16 or fp32, got "int4"/],
     ];

@@ -137,6 +137,48 @@ describe('trainer', () => {
   });
 });
 
+describe('Trainer.warmStart', () => {
+  it('starts a new run from an exported checkpoint: same weights, the earlier training counted, kept across save/load, no leak', async () => {
+    await useBackend('cpu');
+    const before = Trainer.create(DDPM, { batchSize: 4, lr: 3e-3, warmup: 0, emaDecay: 0.5 });
+    for (let s = 0; s < 3; s++) before.trainStep(DATA);
+    const exported = await exportCheckpoint(before.model, before.exportParams(), { ...DDPM.meta, training: before.trainingRecord() }, 'fp32');
+    const start = tf.memory().numTensors;
+    const tr = await Trainer.warmStart(DDPM, { batchSize: 4 }, memorySource(exported.files, 'models/old'));
+    expect(tr.step).toBe(0);
+    for (const [name, p] of before.exportParams()) expect(Array.from(tr.params.get(name)!.dataSync()), name).toEqual(Array.from(p.dataSync()));
+    // The held-out loss is the exported model's, not a fresh init's.
+    const fresh = Trainer.create(DDPM, { batchSize: 4 });
+    expect(tr.evaluate(DATA).loss).toBeCloseTo(Trainer.evaluateWeights(DDPM, before.exportParams(), { batchSize: 4 }, DATA, 2).loss, 6);
+    expect(tr.evaluate(DATA).loss).not.toBeCloseTo(fresh.evaluate(DATA).loss, 3);
+    fresh.dispose();
+    tr.trainStep(DATA);
+    const record = tr.trainingRecord() as { steps: number; warmStart: { from: string; steps: number; runSteps: number } };
+    expect(record.steps).toBe(4);
+    expect(record.warmStart).toMatchObject({ from: 'models/old', name: 'tiny', steps: 3, runSteps: 1 });
+    const resumed = await Trainer.load(memorySource(await tr.save(), 'run/checkpoint'));
+    expect(resumed.trainingRecord()).toMatchObject({ steps: 4, warmStart: { steps: 3 } });
+    resumed.dispose();
+    tr.dispose();
+    expect(tf.memory().numTensors).toBe(start);
+    before.dispose();
+  });
+
+  it('refuses a checkpoint of another kind or config, by file and reason, and frees what it made', async () => {
+    await useBackend('cpu');
+    const other = Trainer.create({ ...DDPM, model: { ...DDPM.model, baseChannels: 4 } }, {});
+    const { files } = await exportCheckpoint(other.model, other.params, DDPM.meta, 'fp32');
+    const vdm = Trainer.create(VDM, {});
+    const vdmFiles = (await exportCheckpoint(vdm.model, vdm.params, VDM.meta, 'fp32')).files;
+    const start = tf.memory().numTensors;
+    await expect(Trainer.warmStart(DDPM, {}, memorySource(files, 'models/small'))).rejects.toThrow(/models\/small\/manifest.json: its model config .*"baseChannels":4.* differs/);
+    await expect(Trainer.warmStart(DDPM, {}, memorySource(vdmFiles, 'models/vdm'))).rejects.toThrow(/models\/vdm\/manifest.json: holds a vdm model, this run trains ddpm-unet2d/);
+    expect(tf.memory().numTensors).toBe(start);
+    other.dispose();
+    vdm.dispose();
+  });
+});
+
 describe('runTraining', () => {
   it('stops on the signal between steps, saves the state, and a resumed run finishes the job', async () => {
     await useBackend('cpu');
