@@ -11,9 +11,10 @@ import { labelData } from '../shared/checkpoint/index.ts';
 import { ConfigError, forField, parseConfig } from '../shared/config.ts';
 import { realRange, realUnit, toRealUnits } from '../shared/intensity.ts';
 import { Rng } from '../shared/rng.ts';
-import { createSampler, makeDenoiser, SAMPLER_NAMES, type Sampler } from '../shared/samplers/index.ts';
+import { createSampler, makeDenoiser, SAMPLER_NAMES, type Net, type Sampler } from '../shared/samplers/index.ts';
 import type { TimePoint } from '../shared/schedules/types.ts';
 import type { GeneratedImage } from './encode/types.ts';
+import { GridConditioning } from './grid-conditioning.ts';
 import type { LoadedModel } from './load.ts';
 
 export const GenerateOptionsSchema = z.object({
@@ -116,72 +117,84 @@ export async function generate(
   for (let i = 0; i < plan.count; i += plan.batchSize) batches.push(Array.from({ length: Math.min(plan.batchSize, plan.count - i) }, (_, j) => i + j));
   const totalSteps = steps * batches.length;
 
-  const images: GeneratedImage[] = [];
-  for (const [b, indices] of batches.entries()) {
-    const streams = indices.map((i) => new Rng(plan.seed, plan.first + i));
-    const shape = [indices.length, ...noiseShape];
-    const draw = () => {
-      const data = new Float32Array(indices.length * noiseSize);
-      streams.forEach((r, j) => data.set(r.normal(noiseSize), j * noiseSize));
-      return tf.tensor(data, shape);
-    };
-    const labels = label === undefined ? undefined : (tf.fill([indices.length], label, 'int32') as tf.Tensor1D);
-    const z = draw();
-    const xT = tf.mul(z, grid[0].sigma);
-    z.dispose();
-    let out: tf.Tensor;
-    try {
-      const denoiser = makeDenoiser({
-        net: (x, t, l) => m.model.apply(m.params, x, t, l ? { label: l } : undefined),
-        schedule: m.schedule,
-        prediction: m.prediction,
-        clipX0: true,
-        label: labels,
-        nullLabel,
-        guidance,
-      });
-      out = await sampler.sample({
-        denoiser,
-        grid,
-        xT,
-        noise: draw,
-        signal: hooks.signal,
-        onStep: (k) => hooks.onProgress?.({ step: b * steps + k, totalSteps }),
-      });
-    } finally {
-      tf.dispose([xT, labels]);
-    }
-    // The path ends at t = 0: x = z_0 / alpha_0 (alpha_0 = 1 for DDPM; VDM keeps a little noise at t = 0).
-    // A latent model's x are latents, divided on the device and decoded to images.
-    let alpha0 = grid[grid.length - 1].alpha;
-    if (decode) {
-      const latents = tf.div(out, alpha0);
-      out.dispose();
-      try {
-        out = decode(m.params, latents); // [B, ...latent] -> [B, ...spatial, channels]
-      } finally {
-        latents.dispose();
-      }
-      alpha0 = 1;
-    }
-    const data = await out.data();
-    out.dispose();
-    let bad = 0;
-    for (let i = 0; i < data.length; i++) {
-      data[i] /= alpha0;
-      if (!Number.isFinite(data[i])) bad++;
-    }
-    if (bad > 0) throw new Error(`generation produced ${bad} non-finite values on the ${tf.getBackend()} backend (model "${m.manifest.name}")`);
-    indices.forEach((_, j) => {
-      images.push({
-        data: toRealUnits(data.subarray(j * imageSize, (j + 1) * imageSize) as Float32Array, intensity),
-        shape: [...spatial, channels],
-        spacing: [...voxelSpacing],
-        modality,
-        unit: realUnit(intensity),
-        range: realRange(intensity),
-      });
+  // The time/label path of the network for every grid time, computed once for all batches.
+  const conditioning = new GridConditioning(m.model, m.params, grid.map((p) => m.schedule.networkTime(p.t)));
+  const net: Net = (x, t, labels) =>
+    tf.tidy(() => {
+      const tt = tf.fill([x.shape[0]], t) as tf.Tensor1D;
+      const label = labels ? tf.tensor1d(Array.from(labels), 'int32') : undefined;
+      return m.model.apply(m.params, x, tt, label ? { label } : undefined, conditioning.get(t, x.shape[0], labels));
     });
+  const images: GeneratedImage[] = [];
+  try {
+    for (const [b, indices] of batches.entries()) {
+      const streams = indices.map((i) => new Rng(plan.seed, plan.first + i));
+      const shape = [indices.length, ...noiseShape];
+      const draw = () => {
+        const data = new Float32Array(indices.length * noiseSize);
+        streams.forEach((r, j) => data.set(r.normal(noiseSize), j * noiseSize));
+        return tf.tensor(data, shape);
+      };
+      const labels = label === undefined ? undefined : indices.map(() => label);
+      const z = draw();
+      const xT = tf.mul(z, grid[0].sigma);
+      z.dispose();
+      let out: tf.Tensor;
+      try {
+        const denoiser = makeDenoiser({
+          net,
+          schedule: m.schedule,
+          prediction: m.prediction,
+          clipX0: true,
+          labels,
+          nullLabel,
+          guidance,
+        });
+        out = await sampler.sample({
+          denoiser,
+          grid,
+          xT,
+          noise: draw,
+          signal: hooks.signal,
+          onStep: (k) => hooks.onProgress?.({ step: b * steps + k, totalSteps }),
+        });
+      } finally {
+        xT.dispose();
+      }
+      // The path ends at t = 0: x = z_0 / alpha_0 (alpha_0 = 1 for DDPM; VDM keeps a little noise at t = 0).
+      // A latent model's x are latents, divided on the device and decoded to images.
+      let alpha0 = grid[grid.length - 1].alpha;
+      if (decode) {
+        const latents = tf.div(out, alpha0);
+        out.dispose();
+        try {
+          out = decode(m.params, latents); // [B, ...latent] -> [B, ...spatial, channels]
+        } finally {
+          latents.dispose();
+        }
+        alpha0 = 1;
+      }
+      const data = await out.data();
+      out.dispose();
+      let bad = 0;
+      for (let i = 0; i < data.length; i++) {
+        data[i] /= alpha0;
+        if (!Number.isFinite(data[i])) bad++;
+      }
+      if (bad > 0) throw new Error(`generation produced ${bad} non-finite values on the ${tf.getBackend()} backend (model "${m.manifest.name}")`);
+      indices.forEach((_, j) => {
+        images.push({
+          data: toRealUnits(data.subarray(j * imageSize, (j + 1) * imageSize) as Float32Array, intensity),
+          shape: [...spatial, channels],
+          spacing: [...voxelSpacing],
+          modality,
+          unit: realUnit(intensity),
+          range: realRange(intensity),
+        });
+      });
+    }
+  } finally {
+    conditioning.dispose();
   }
   return { images, backend: tf.getBackend(), sampler: sampler.name, steps, seed: plan.seed };
 }

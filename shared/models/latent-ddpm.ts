@@ -103,10 +103,11 @@ export function latentDdpm(raw: unknown = {}): Model<LatentDdpmConfig> {
     output,
     init: (seed) => initParams(specs, seed),
     /** The denoiser on scaled latents x [B, d, h, w, E]. */
-    apply(params, x, t, cond) {
+    apply(params, x, t, cond, pre) {
       checkInput(LATENT_DDPM_KIND, input, x, t);
-      return unet.apply(under(params, UNET_PREFIX), x, t, cond);
+      return unet.apply(under(params, UNET_PREFIX), x, t, cond, pre);
     },
+    condition: (params, t, cond) => unet.condition(under(params, UNET_PREFIX), t, cond),
     /** Scaled latents [B, d, h, w, E] -> unscaled, snapped to the codebook, decoded: [B, D, H, W, C]. */
     decode(params, latents) {
       const problem = latents.rank !== 5 ? `latents must be [B, d, h, w, E], got [${latents.shape}]` : inputProblem(input, latents.shape.slice(1));

@@ -316,20 +316,28 @@ export function declareResBlock(p: ParamList, name: string, cin: number, cout: n
   if (cin !== cout) p.conv(`${name}.skip`, 1, cin, cout);
 }
 
+/** A ResBlock's FiLM terms from the conditioning vector emb [B, E]: scale and shift [B, Cout]. */
+export function filmOf(params: Params, name: string, emb: tf.Tensor2D): Film {
+  return tf.tidy(() => {
+    const [scale, shift] = tf.split(dense(params, `${name}.film`, emb), 2, 1) as [tf.Tensor2D, tf.Tensor2D];
+    return { scale, shift };
+  });
+}
+
 /**
  * h = conv1(SiLU(GN(x))); h = GN(h) (1 + scale) + shift with (scale, shift)
- * from the conditioning vector; out = skip(x) + conv2(SiLU(h)).
+ * from the conditioning vector (filmOf); out = skip(x) + conv2(SiLU(h)).
  * x [N, H, W, Cin] where N = B * perSample (3D volumes pass depth slices as
  * batch; GroupNorm still normalises over the whole volume of each sample),
  * or parts [N, H, W, C_i] of x along the channels (the U-Net's up path: h
- * and its skip) that are never joined into one tensor; emb [B, E]. Returns
+ * and its skip) that are never joined into one tensor. Returns
  * [N, H, W, Cout].
  */
 export function resBlock(
   params: Params,
   name: string,
   x: tf.Tensor4D | tf.Tensor4D[],
-  emb: tf.Tensor2D,
+  film: Film,
   groups: number,
   perSample = 1,
 ): tf.Tensor4D {
@@ -342,14 +350,13 @@ export function resBlock(
     const b = n / perSample;
     const cout = param(params, `${name}.conv1.b`).shape[0];
     const perVolume = (t: tf.Tensor4D) => tf.reshape(t, [b, perSample * t.shape[1], t.shape[2], t.shape[3]]);
-    const [scale, shift] = tf.split(dense(params, `${name}.film`, emb), 2, 1) as [tf.Tensor2D, tf.Tensor2D]; // [B, Cout] each
     // Each half in its own tidy, so its full-size temporaries are gone before the next starts (volumes are large).
     const h = tf.tidy(() => {
       const normed = normAct(params, `${name}.norm1`, parts.map(perVolume), groups);
       return conv2dParts(params, `${name}.conv1`, normed.map((t, i) => tf.reshape(t, parts[i].shape) as tf.Tensor4D));
     });
     const r = tf.tidy(() => {
-      const [normed] = normAct(params, `${name}.norm2`, [perVolume(h)], groups, { scale, shift }); // [B, D*H, W, C]
+      const [normed] = normAct(params, `${name}.norm2`, [perVolume(h)], groups, film); // [B, D*H, W, C]
       return conv2d(params, `${name}.conv2`, tf.reshape(normed, [n, hgt, wid, cout]) as tf.Tensor4D);
     });
     h.dispose();

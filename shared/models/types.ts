@@ -5,6 +5,7 @@
 // stable, dot-separated paths ("down.0.res.1.conv1.w") that the checkpoint
 // format stores verbatim.
 import type * as tf from '@tensorflow/tfjs-core';
+import type { Film } from './layers.ts';
 import type { ParamSpec } from './params.ts';
 import type { InputSpec } from './validate.ts';
 
@@ -15,6 +16,13 @@ export interface Conditioning {
   /** [B] int32 class labels; the null label (= numClasses) means "unconditional". */
   label?: tf.Tensor1D;
 }
+
+/**
+ * What a network derives from (t, label) alone: each ResBlock's FiLM scale
+ * and shift [B, C], in the network's order. Computed by Model.condition and
+ * passed to apply, so a sampler can compute them once per grid time.
+ */
+export type Conditioned = readonly Film[];
 
 export interface Model<C> {
   readonly kind: string;
@@ -33,9 +41,12 @@ export interface Model<C> {
   /**
    * x: [B, H, W, C] (2D) or [B, D, H, W, C] (3D), t: [B] float32 network time
    * input in [0, 1]. Returns a tensor of x's shape (the prediction). The caller
-   * owns the result; every intermediate is disposed.
+   * owns the result; every intermediate is disposed. With `pre` (condition()'s
+   * result for the same t and labels) the time and label path is skipped.
    */
-  apply(params: Params, x: tf.Tensor, t: tf.Tensor1D, cond?: Conditioning): tf.Tensor;
+  apply(params: Params, x: tf.Tensor, t: tf.Tensor1D, cond?: Conditioning, pre?: Conditioned): tf.Tensor;
+  /** t [B] and labels [B] -> the conditioning apply would derive from them. The caller owns the result. */
+  condition(params: Params, t: tf.Tensor1D, cond?: Conditioning): Conditioned;
   /**
    * Latent models only: sampled latents [B, ...input] -> images [B, ...output]
    * in model space (about [-1, 1]; unclipped). The caller owns the result.

@@ -11,9 +11,9 @@
 // handler knows about depth.
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import { conv2d, declareAttention, declareResBlock, normAct, resBlock, upsample2x } from './layers.ts';
+import { conv2d, declareAttention, declareResBlock, filmOf, normAct, resBlock, upsample2x } from './layers.ts';
 import { ParamList } from './params.ts';
-import type { Params } from './types.ts';
+import type { Conditioned, Params } from './types.ts';
 
 const positiveInt = (max: number) => z.number().int().min(1).max(max);
 
@@ -128,12 +128,28 @@ export function declareUNet(
   p.conv('out.conv', 3, ch, outChannels, true);
 }
 
+/**
+ * Every ResBlock's FiLM terms, in the order applyUNet runs the blocks, from
+ * emb(): the conditioning vector [B, E], freed with every other intermediate.
+ */
+export function unetConditioning(params: Params, c: UNetShape, emb: () => tf.Tensor2D): Conditioned {
+  const films = tf.tidy(() => {
+    const e = emb();
+    return plan(c).steps.flatMap((s) => (s.op === 'res' ? [filmOf(params, s.name, e)] : [])) as unknown as tf.TensorContainer;
+  });
+  return films as unknown as Conditioned;
+}
+
+export function disposeConditioned(films: Conditioned): void {
+  for (const f of films) tf.dispose([f.scale, f.shift]);
+}
+
 /** Attention on h [N, H, W, C]; returns a new tensor of the same shape. */
 export type AttentionFn = (name: string, h: tf.Tensor4D) => tf.Tensor4D;
 
 /**
  * Runs the U-Net on x [N, H, W, Cin] where N = B * perSample (perSample = D
- * for volumes). emb [B, E]. Returns [N, H, W, Cout]. Each step runs in its own
+ * for volumes). films: unetConditioning's terms for the B samples. Returns [N, H, W, Cout]. Each step runs in its own
  * tidy so at most the skips and one block's intermediates are alive at once
  * (one tidy around everything aborts the wasm heap at 256x256, DESIGN §5).
  */
@@ -141,10 +157,16 @@ export function applyUNet(
   params: Params,
   c: UNetShape,
   x: tf.Tensor4D,
-  emb: tf.Tensor2D,
+  films: Conditioned,
   perSample: number,
   attention: AttentionFn,
 ): tf.Tensor4D {
+  const steps = plan(c).steps;
+  const blocks = steps.filter((s) => s.op === 'res').length;
+  if (films.length !== blocks) throw new Error(`conditioning: expected FiLM terms for ${blocks} ResBlocks, got ${films.length}`);
+  const batch = x.shape[0] / perSample;
+  if (films[0].scale.shape[0] !== batch) throw new Error(`conditioning: computed for a batch of ${films[0].scale.shape[0]}, the input has ${batch}`);
+  let block = 0;
   const skips: tf.Tensor4D[] = [];
   let h = tf.tidy(() => conv2d(params, 'in', x));
   const replace = (next: tf.Tensor4D) => {
@@ -152,7 +174,7 @@ export function applyUNet(
     h = next;
   };
   try {
-    for (const s of plan(c).steps) {
+    for (const s of steps) {
       switch (s.op) {
         case 'push':
           skips.push(h);
@@ -161,8 +183,9 @@ export function applyUNet(
           // The skip joins h on the channels inside the block, which never copies them into one tensor.
           const skip = s.takesSkip ? skips.pop()! : undefined;
           const input = h;
+          const film = films[block++];
           try {
-            replace(tf.tidy(() => resBlock(params, s.name, skip ? [input, skip] : input, emb, c.groups, perSample)));
+            replace(tf.tidy(() => resBlock(params, s.name, skip ? [input, skip] : input, film, c.groups, perSample)));
           } finally {
             skip?.dispose();
           }

@@ -9,7 +9,7 @@ import { PREDICTIONS } from '../samplers/prediction.ts';
 import { attentionResidual, conditioning, declareConditioning, groupNorm } from './layers.ts';
 import { initParams, ParamList } from './params.ts';
 import type { Model } from './types.ts';
-import { applyUNet, declareUNet, embedDim, UNetFields, checkUNet } from './unet.ts';
+import { applyUNet, declareUNet, embedDim, UNetFields, checkUNet, disposeConditioned, unetConditioning } from './unet.ts';
 import { checkInput, type InputSpec } from './validate.ts';
 
 export const UNet2DConfigSchema = z
@@ -39,15 +39,16 @@ export function unet2d(raw: unknown = {}): Model<UNet2DConfig> {
     paramSpecs: specs.specs,
     input,
     init: (seed) => initParams(specs.specs, seed),
-    apply(params, x, t, cond) {
+    condition: (params, t, cond) => unetConditioning(params, config, () => conditioning(params, 'cond', t, config.baseChannels, config.numClasses, cond?.label)),
+    apply(params, x, t, cond, pre) {
       checkInput('ddpm-unet2d', input, x, t);
-      const emb = tf.tidy(() => conditioning(params, 'cond', t, config.baseChannels, config.numClasses, cond?.label));
+      const films = pre ?? this.condition(params, t, cond);
       try {
-        return applyUNet(params, config, x as tf.Tensor4D, emb, 1, (name, h) =>
+        return applyUNet(params, config, x as tf.Tensor4D, films, 1, (name, h) =>
           spatialAttention2d(params, name, h, config.heads, config.groups),
         );
       } finally {
-        emb.dispose();
+        if (!pre) disposeConditioned(films);
       }
     },
   };

@@ -15,7 +15,7 @@ import { PREDICTIONS } from '../samplers/prediction.ts';
 import { attentionResidual, conditioning, declareAttention, declareConditioning, groupNorm, lookup } from './layers.ts';
 import { initParams, param, ParamList } from './params.ts';
 import type { Model, Params } from './types.ts';
-import { applyUNet, declareUNet, embedDim, UNetFields, checkUNet } from './unet.ts';
+import { applyUNet, declareUNet, embedDim, UNetFields, checkUNet, disposeConditioned, unetConditioning } from './unet.ts';
 import { checkInput, type InputSpec } from './validate.ts';
 
 export const UNet3DConfigSchema = z
@@ -82,18 +82,20 @@ export function unet3d(raw: unknown = {}): Model<UNet3DConfig> {
     paramSpecs: specs.specs,
     input,
     init: (seed) => initParams(specs.specs, seed),
-    apply(params, x, t, cond) {
+    condition: (params, t, cond) => unetConditioning(params, config, () => conditioning(params, 'cond', t, config.baseChannels, config.numClasses, cond?.label)),
+    apply(params, x, t, cond, pre) {
       checkInput('ddpm-unet3d', input, x, t);
       const [b, d, hgt, wid, ch] = x.shape;
-      const emb = tf.tidy(() => conditioning(params, 'cond', t, config.baseChannels, config.numClasses, cond?.label));
+      const films = pre ?? this.condition(params, t, cond);
       const folded = tf.reshape(x, [b * d, hgt, wid, ch]) as tf.Tensor4D;
       try {
-        const out = applyUNet(params, config, folded, emb, d, (name, h) => factorisedAttention(params, config, name, h));
+        const out = applyUNet(params, config, folded, films, d, (name, h) => factorisedAttention(params, config, name, h));
         const volume = tf.reshape(out, x.shape); // [B, D, H, W, C]
         out.dispose();
         return volume;
       } finally {
-        tf.dispose([emb, folded]);
+        folded.dispose();
+        if (!pre) disposeConditioned(films);
       }
     },
   };

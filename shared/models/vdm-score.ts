@@ -14,7 +14,7 @@ import { parseConfig } from '../config.ts';
 import { conditioning, declareConditioning } from './layers.ts';
 import { initParams, ParamList } from './params.ts';
 import type { Model } from './types.ts';
-import { applyUNet, declareUNet, checkUNet, embedDim, type UNetShape } from './unet.ts';
+import { applyUNet, declareUNet, checkUNet, disposeConditioned, embedDim, unetConditioning, type UNetShape } from './unet.ts';
 import { spatialAttention2d } from './unet2d.ts';
 import { checkInput, type InputSpec } from './validate.ts';
 
@@ -77,14 +77,16 @@ export function vdmScore(raw: unknown = {}): Model<VdmScoreConfig> {
     paramSpecs: specs.specs,
     input,
     init: (seed) => initParams(specs.specs, seed),
-    apply(params, x, t, cond) {
+    condition: (params, t, cond) => unetConditioning(params, shape, () => conditioning(params, 'cond', t, config.embeddingDim, config.numClasses, cond?.label)),
+    apply(params, x, t, cond, pre) {
       checkInput('vdm', input, x, t);
-      const emb = tf.tidy(() => conditioning(params, 'cond', t, config.embeddingDim, config.numClasses, cond?.label));
+      const films = pre ?? this.condition(params, t, cond);
       const features = tf.tidy(() => fourierFeatures(x as tf.Tensor4D, config.fourierMin, config.fourierMax));
       try {
-        return applyUNet(params, shape, features, emb, 1, (name, h) => spatialAttention2d(params, name, h, config.heads, config.groups));
+        return applyUNet(params, shape, features, films, 1, (name, h) => spatialAttention2d(params, name, h, config.heads, config.groups));
       } finally {
-        tf.dispose([emb, features]);
+        features.dispose();
+        if (!pre) disposeConditioned(films);
       }
     },
   };

@@ -4,13 +4,13 @@
 // (eps, x0, v) is affine in the output with coefficients shared by both halves.
 import * as tf from '@tensorflow/tfjs-core';
 
-export type LabelledNet = (x: tf.Tensor, label: tf.Tensor1D) => tf.Tensor;
+/** A network call on x [B, ...] with one class label per example. */
+export type LabelledNet = (x: tf.Tensor, labels: readonly number[]) => tf.Tensor;
 
-export function guidedOutput(net: LabelledNet, x: tf.Tensor, label: tf.Tensor1D, nullLabel: number, w: number): tf.Tensor {
-  if (w === 1) return net(x, label);
+export function guidedOutput(net: LabelledNet, x: tf.Tensor, labels: readonly number[], nullLabel: number, w: number): tf.Tensor {
+  if (w === 1) return net(x, labels);
   return tf.tidy(() => {
-    const b = x.shape[0];
-    const both = net(tf.concat([x, x], 0), tf.concat([label, tf.fill([b], nullLabel, 'int32')]) as tf.Tensor1D);
+    const both = net(tf.concat([x, x], 0), [...labels, ...labels.map(() => nullLabel)]);
     const [cond, uncond] = tf.split(both, 2, 0);
     return tf.add(uncond, tf.mul(tf.sub(cond, uncond), w));
   });

@@ -10,6 +10,7 @@ export function constantModel(c: number, seen: { x: number[]; t: number[] }[] = 
     paramSpecs: [],
     input: { spatialDims: 2, channels: 1, multipleOf: 1 },
     init: () => new Map(),
+    condition: () => [],
     apply: (_p, x, t) => {
       seen.push({ x: Array.from(x.dataSync()), t: Array.from(t.dataSync()) });
       return tf.fill(x.shape, c);

@@ -6,7 +6,7 @@
 import '@tensorflow/tfjs'; // registers the gradients of the built-in ops
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { attentionResidual, conv2d, conv2dParts, groupNorm, groupNormParts, resBlock } from '../../../shared/models/layers.ts';
+import { attentionResidual, conv2d, conv2dParts, filmOf, groupNorm, groupNormParts, resBlock } from '../../../shared/models/layers.ts';
 import { ParamList, initParams } from '../../../shared/models/params.ts';
 import { Rng } from '../../../shared/rng.ts';
 import { TEST_BACKENDS, useBackend } from '../../backends.ts';
@@ -142,11 +142,12 @@ describe('fused layers', () => {
       const params = initParams(specs.specs, 1);
       const [a, b, emb] = [normal([2, 4, 4, c1], 2), normal([2, 4, 4, c2], 3), normal([1, 8], 4)];
       const before = tf.memory().numTensors;
-      const got = resBlock(params, 'r', [a as tf.Tensor4D, b as tf.Tensor4D], emb as tf.Tensor2D, 2, 2);
-      expect(tf.memory().numTensors).toBe(before + 1);
-      const want = tf.tidy(() => resBlock(params, 'r', tf.concat([a, b], 3) as tf.Tensor4D, emb as tf.Tensor2D, 2, 2));
+      const film = filmOf(params, 'r', emb as tf.Tensor2D);
+      const got = resBlock(params, 'r', [a as tf.Tensor4D, b as tf.Tensor4D], film, 2, 2);
+      expect(tf.memory().numTensors).toBe(before + 3);
+      const want = tf.tidy(() => resBlock(params, 'r', tf.concat([a, b], 3) as tf.Tensor4D, film, 2, 2));
       expect(maxRelDiff(got.dataSync() as Float32Array, want.dataSync() as Float32Array), backend).toBeLessThan(1e-5);
-      tf.dispose([got, want, a, b, emb, ...params.values()]);
+      tf.dispose([got, want, a, b, emb, film.scale, film.shift, ...params.values()]);
     }
   });
 

@@ -128,6 +128,26 @@ describe.each(TEST_BACKENDS)('models on %s', (backend) => {
       dispose(params);
     });
 
+    it('condition() then apply(..., pre) is exactly apply(); a conditioning for another batch size is refused', () => {
+      const model = createModel(kind, config);
+      const params = perturbedParams(model, 1);
+      const x = input(shape, 2);
+      const labels = (config.numClasses as number | undefined) ? [1, 0] : undefined;
+      const t = tf.tensor1d([0.3, 0.3]);
+      const label = labels ? tf.tensor1d(labels, 'int32') : undefined;
+      const before = tf.memory().numTensors;
+      const pre = model.condition(params, t, label ? { label } : undefined);
+      const out = model.apply(params, x, t, label ? { label } : undefined, pre);
+      expect(Array.from(out.dataSync())).toEqual(Array.from(run(model, params, x, 0.3, labels)));
+      const t3 = tf.fill([3], 0.3) as tf.Tensor1D;
+      const other = model.condition(params, t3);
+      expect(() => model.apply(params, x, t, undefined, other)).toThrow(/conditioning: computed for a batch of 3, the input has 2/);
+      tf.dispose([out, t3, ...pre.flatMap((f) => [f.scale, f.shift]), ...other.flatMap((f) => [f.scale, f.shift])]);
+      expect(tf.memory().numTensors).toBe(before);
+      tf.dispose([x, t, label]);
+      dispose(params);
+    });
+
     it('predicts exactly 0 when untrained (zero-initialised output conv)', () => {
       const model = createModel(kind, config);
       const params = model.init(1);

@@ -44,9 +44,9 @@ describe('prediction parameterisations', () => {
 describe('makeDenoiser', () => {
   const schedule = createSchedule({ kind: 'vdm-fixed-linear' });
   // A stand-in network whose output reveals its inputs: t + 10 * label (+ x).
-  const net: Net = (x, t, label) =>
+  const net: Net = (x, t, labels) =>
     tf.tidy(() => {
-      const l = label ? tf.cast(label, 'float32') : tf.zeros([x.shape[0]]);
+      const l = tf.tensor1d(labels ? Array.from(labels) : Array<number>(x.shape[0]).fill(0));
       return tf.add(x, tf.reshape(tf.add(t, tf.mul(l, 10)), [-1, 1]));
     });
 
@@ -64,9 +64,8 @@ describe('makeDenoiser', () => {
       calls++;
       return net(x, t, label);
     };
-    const label = tf.tensor1d([1, 2], 'int32');
     const before = tf.memory().numTensors;
-    const d = makeDenoiser({ net: counted, schedule, prediction: 'x0', clipX0: false, label, nullLabel: 3, guidance: 2.5 });
+    const d = makeDenoiser({ net: counted, schedule, prediction: 'x0', clipX0: false, labels: [1, 2], nullLabel: 3, guidance: 2.5 });
     const x = tf.zeros([2, 1]);
     const { x0, eps } = d(x, { t: 0, alpha: 1, sigma: 0.1 });
     const tNet = schedule.networkTime(0);
