@@ -1,6 +1,6 @@
 // npm run bench:train: training throughput per preset and backend.
 //
-//   npm run bench:train -- [--presets a,b] [--backends wasm,cpu,tensorflow] [--runs 5] [--warmup 1]
+//   npm run bench:train -- [--presets a,b] [--backends wasm,cpu,tensorflow] [--runs 5] [--warmup 1] [--out file.json]
 //
 // Each (preset, backend) times `runs` optimiser steps after `warmup` untimed
 // ones, at the preset's own batch size and accumulation, on synthetic smooth
@@ -9,6 +9,8 @@
 // (minutes per step on a CPU) runs only when named in --presets.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import { parseBackendName, selectBackend } from '../../sampler/backend.ts';
@@ -17,7 +19,7 @@ import { Trainer, type ExampleSet } from '../../trainer/trainer.ts';
 import { median } from '../common/stats.ts';
 
 const { values } = parseArgs({
-  options: { presets: { type: 'string' }, backends: { type: 'string' }, runs: { type: 'string' }, warmup: { type: 'string' } },
+  options: { presets: { type: 'string' }, backends: { type: 'string' }, runs: { type: 'string' }, warmup: { type: 'string' }, out: { type: 'string' } },
 });
 const presets = values.presets?.split(',') ?? Object.keys(PRESETS).filter((p) => p !== 'cxr-vdm-256');
 for (const p of presets) if (!Object.hasOwn(PRESETS, p)) throw new Error(`--presets: unknown preset "${p}"`);
@@ -74,8 +76,7 @@ const report = {
   settings: { runs, warmup, data: 'synthetic smooth images of each preset shape' },
   results,
 };
-const dir = new URL('../results/', import.meta.url);
-await mkdir(dir, { recursive: true });
-const file = new URL(`train-${report.date.replace(/[:.]/g, '').slice(0, 17)}Z.json`, dir);
+const file = values.out ? resolve(values.out) : fileURLToPath(new URL(`../results/train-${report.date.replace(/[:.]/g, '').slice(0, 17)}Z.json`, import.meta.url));
+await mkdir(dirname(file), { recursive: true });
 await writeFile(file, `${JSON.stringify(report, null, 2)}\n`);
-console.log(`wrote ${file.pathname}`);
+console.log(`wrote ${file}`);

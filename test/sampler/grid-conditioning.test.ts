@@ -5,10 +5,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { memorySource } from '../../shared/checkpoint/index.ts';
 import type { Model } from '../../shared/models/types.ts';
-import { generate } from '../../sampler/generate.ts';
+import { generate, type GenerateOptions } from '../../sampler/generate.ts';
 import { loadModel, type LoadedModel } from '../../sampler/load.ts';
 import { TEST_BACKENDS, useBackend } from '../backends.ts';
-import { tinyFiles, type TinyKind } from '../helpers/tiny-models.ts';
+import { tinyFiles, type TinyKind, type TinyOptions } from '../helpers/tiny-models.ts';
 
 /** The loaded model with its network wrapped: counts condition() calls and apply() calls with and without `pre`. */
 function counting(m: LoadedModel, usePre = true) {
@@ -27,23 +27,25 @@ function counting(m: LoadedModel, usePre = true) {
 const flat = (images: { data: Float32Array }[]) => images.flatMap((im) => Array.from(im.data));
 
 describe.each(TEST_BACKENDS)('grid conditioning on %s', (backend) => {
-  it.each([
-    ['ddpm-unet2d', { labels: ['a', 'b'] }, { count: 5, batchSize: 2, label: 'b', guidance: 3, steps: 4, sampler: 'dpm-solver++' as const }],
+  const cases: [TinyKind, TinyOptions, GenerateOptions & { count: number; batchSize: number; steps: number }][] = [
+    ['ddpm-unet2d', { labels: ['a', 'b'] }, { count: 5, batchSize: 2, label: 'b', guidance: 3, steps: 4, sampler: 'dpm-solver++' }],
     ['vdm-learned', {}, { count: 2, batchSize: 2, steps: 3 }],
-    ['ddpm-unet3d', {}, { count: 1, steps: 3, sampler: 'ddpm' as const }],
-  ] as const)('%s: one condition() per labels list, every call precomputed, same images as per-call conditioning, no leak', async (kind, opts, gen) => {
+    ['ddpm-unet3d', {}, { count: 1, batchSize: 1, steps: 3, sampler: 'ddpm' }],
+  ];
+  it.each(cases)('%s: one condition() per labels list, every call precomputed, same images as per-call conditioning, no leak', async (kind, opts, gen) => {
     await useBackend(backend);
-    const m = await loadModel(memorySource((await tinyFiles(kind as TinyKind, opts)).files, `mem://${kind}`));
+    const m = await loadModel(memorySource((await tinyFiles(kind, opts)).files, `mem://${kind}`));
     try {
       const before = tf.memory().numTensors;
       const pre = counting(m);
       const a = await generate(pre.loaded, gen);
       expect(tf.memory().numTensors).toBe(before);
-      // Batches of 2, 2 and 1: two batch sizes, so two lists of labels (each guided: labels then null labels).
-      const batchSizes = new Set(Array.from({ length: Math.ceil(gen.count / (gen.batchSize ?? 4)) }, (_, i) => Math.min(gen.batchSize ?? 4, gen.count - i * (gen.batchSize ?? 4)))).size;
+      // One condition() per batch size (the 2D case: batches of 2, 2 and 1, each guided: labels then null labels).
+      const batches = Math.ceil(gen.count / gen.batchSize);
+      const batchSizes = new Set(Array.from({ length: batches }, (_, i) => Math.min(gen.batchSize, gen.count - i * gen.batchSize))).size;
       expect(pre.calls.condition).toBe(batchSizes);
       expect(pre.calls.withoutPre).toBe(0);
-      expect(pre.calls.withPre).toBe(gen.steps * Math.ceil(gen.count / (gen.batchSize ?? 4)));
+      expect(pre.calls.withPre).toBe(gen.steps * batches);
 
       const perCall = counting(m, false);
       const b = await generate(perCall.loaded, gen);
