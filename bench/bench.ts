@@ -16,7 +16,10 @@
 // code and output tail and the others still run; the exit status is 1 when
 // any failed.
 //   tsx bench/bench.ts [--only a,b] [--skip a,b] [--quick] [--out file.json]
-// --quick runs each part's smoke settings (minutes in all). A full run on a
+//     [--backends wasm,cpu] [--write-manifest]
+// --quick runs each part's smoke settings (minutes in all). --backends goes
+// to `sampling` (default: every available backend); --write-manifest to
+// `steps` (records the picked step count in models/default/manifest.json). A full run on a
 // 2-core machine takes about two hours, most of it sampling on the cpu
 // backend and the two 300-step DDPM sets of `steps`.
 import { spawn } from 'node:child_process';
@@ -68,7 +71,14 @@ function runPart(part: Part, args: string[]): Promise<{ code: number; tail: stri
 }
 
 export async function main(argv: string[]): Promise<{ out: string; failed: string[] }> {
-  const { values } = parseArgs({ args: argv, options: { only: { type: 'string' }, skip: { type: 'string' }, quick: { type: 'boolean' }, out: { type: 'string' } } });
+  const { values } = parseArgs({
+    args: argv,
+    options: { only: { type: 'string' }, skip: { type: 'string' }, quick: { type: 'boolean' }, out: { type: 'string' }, backends: { type: 'string' }, 'write-manifest': { type: 'boolean' } },
+  });
+  const passed: Record<string, string[]> = {
+    sampling: values.backends ? ['--backends', values.backends] : [],
+    steps: values['write-manifest'] ? ['--write-manifest'] : [],
+  };
   const only = partList('only', values.only);
   const skip = partList('skip', values.skip) ?? [];
   const names = (only ?? Object.keys(PARTS)).filter((n) => !skip.includes(n));
@@ -100,7 +110,7 @@ export async function main(argv: string[]): Promise<{ out: string; failed: strin
     for (const name of names) {
       const part = PARTS[name];
       const partOut = join(scratch, `${name}.json`);
-      const args = [...(quick ? part.quick : []), '--out', partOut];
+      const args = [...(quick ? part.quick : []), ...(passed[name] ?? []), '--out', partOut];
       console.log(`\n== ${name}: tsx ${part.script} ${args.join(' ')}`);
       const r = await runPart(part, args);
       const report = await readFile(partOut, 'utf8').then(JSON.parse, () => undefined);
