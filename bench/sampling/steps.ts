@@ -10,16 +10,20 @@
 // again; the distances between halves are what two sets from one distribution
 // show at this N. A set passes when its SWD to the reference is at most the
 // 95th percentile of those SWDs and its cross MS-SSIM lies inside their
-// central 95% interval. The pick is the smallest step count that passes with
-// the default sampler (the manifest's when it is tested, else the first of
-// --samplers); --write-manifest records it as the model's sampler settings.
+// central 95% interval. The pick is the smallest step count that passes, with
+// the first sampler in --samplers order that passes at it; --write-manifest
+// records it (sampler, steps, eta) as the model's sampler settings.
+// A sampler is a name, or name:eta for DDIM's stochasticity (ddim:1 draws
+// fresh noise every step, as ancestral DDPM does; ddim and ddim:0 are the
+// deterministic DDIM).
 //
 //   tsx bench/sampling/steps.ts [--model models/default] [--count 32] [--reference-steps 300]
-//     [--steps 5,10,15,20,25,50] [--samplers dpm-solver++,ddim] [--permutations 40]
+//     [--steps 10,15,20,25,50] [--samplers dpm-solver++,ddim:1] [--permutations 40]
 //     [--workers N] [--backend wasm] [--batch 4] [--seed 0] [--out file.json] [--write-manifest] [--quick]
 //
 // This is long on a CPU: at N = 32 on the 64x64 default model, the two
-// DDPM-300 sets are 19200 image-steps (about 25 minutes on 2 wasm threads).
+// DDPM-300 sets are 19200 image-steps and the default curve 7680 more
+// (about 35 minutes on 2 wasm threads).
 // --quick: 4 images, an 8-step reference, steps 2 and 3, 4 permutations,
 // small SWD settings (a smoke run).
 import { rename, readFile, writeFile, mkdir } from 'node:fs/promises';
@@ -50,6 +54,23 @@ function seedOf(value: string | undefined): number {
   return Number(value);
 }
 
+/** A sampler on the curve: a name, and DDIM's eta (0 unless given as ddim:eta). */
+interface SamplerSpec {
+  name: NonNullable<GenerateOptions['sampler']>;
+  eta: number;
+  /** As given, e.g. "ddim:1": the curve's label. */
+  label: string;
+}
+
+function samplerSpec(text: string): SamplerSpec {
+  const [name, etaText, ...rest] = text.split(':');
+  if (!(SAMPLER_NAMES as readonly string[]).includes(name)) throw new Error(`--samplers: unknown sampler "${name}"; known: ${SAMPLER_NAMES.join(', ')}`);
+  const eta = etaText === undefined ? 0 : Number(etaText);
+  if (rest.length || !(etaText === undefined || (etaText !== '' && eta >= 0 && eta <= 1))) throw new Error(`--samplers: "${text}": expected name or name:eta with eta in [0, 1]`);
+  if (eta !== 0 && name !== 'ddim') throw new Error(`--samplers: "${text}": only ddim takes an eta`);
+  return { name: name as SamplerSpec['name'], eta, label: text };
+}
+
 function settingsFrom(argv: string[]) {
   const text = { type: 'string' } as const;
   const { values } = parseArgs({
@@ -72,8 +93,7 @@ function settingsFrom(argv: string[]) {
   });
   const quick = values.quick ?? false;
   const one = (name: string, v: string | undefined, fallback: number) => ints(name, v, [fallback])[0];
-  const samplers = (values.samplers ?? (quick ? 'dpm-solver++' : 'dpm-solver++,ddim')).split(',');
-  for (const s of samplers) if (!(SAMPLER_NAMES as readonly string[]).includes(s)) throw new Error(`--samplers: unknown sampler "${s}"; known: ${SAMPLER_NAMES.join(', ')}`);
+  const samplers = (values.samplers ?? (quick ? 'dpm-solver++' : 'dpm-solver++,ddim:1')).split(',').map(samplerSpec);
   const count = one('count', values.count, quick ? 4 : 32);
   if (count < 2) throw new Error('--count must be at least 2 (MS-SSIM and permutations need pairs)');
   return {
@@ -81,7 +101,7 @@ function settingsFrom(argv: string[]) {
     model: resolve(values.model ?? join(ROOT, 'models/default')),
     count,
     referenceSteps: one('reference-steps', values['reference-steps'], quick ? 8 : 300),
-    steps: ints('steps', values.steps, quick ? [2, 3] : [5, 10, 15, 20, 25, 50]),
+    steps: ints('steps', values.steps, quick ? [2, 3] : [10, 15, 20, 25, 50]),
     samplers,
     permutations: one('permutations', values.permutations, quick ? 4 : 40),
     workers: one('workers', values.workers, quick ? 1 : availableParallelism()),
@@ -192,18 +212,18 @@ export async function main(argv: string[]): Promise<string> {
     const curve = [];
     for (const sampler of s.samplers) {
       for (const steps of s.steps) {
-        const set = await sampleSet(pool, { ...base, sampler: sampler as GenerateOptions['sampler'], eta: 0, steps, seed: s.seed + 2 }, `${sampler} x ${steps}`);
+        const set = await sampleSet(pool, { ...base, sampler: sampler.name, eta: sampler.eta, steps, seed: s.seed + 2 }, `${sampler.label} x ${steps}`);
         const d = distance(set.images, reference.images, shape, range, s.swd);
         const w = within(d);
-        curve.push({ sampler, steps, swd: r3(d.swd), swdLevels: d.swdLevels.map(r3), crossMsSsim: r3(d.crossMsSsim), within: { ...w, both: w.swd && w.crossMsSsim }, seconds: r3(set.seconds) });
+        curve.push({ sampler: sampler.label, eta: sampler.eta, steps, swd: r3(d.swd), swdLevels: d.swdLevels.map(r3), crossMsSsim: r3(d.crossMsSsim), within: { ...w, both: w.swd && w.crossMsSsim }, seconds: r3(set.seconds) });
         console.log(`  SWD ${d.swd.toFixed(2)} (floor ${floor.swd.toFixed(2)}, threshold ${threshold.swd.toFixed(2)}), cross MS-SSIM ${d.crossMsSsim.toFixed(4)} (interval ${threshold.crossMsSsim.map((v) => v.toFixed(4)).join('..')})`);
       }
     }
-    const defaultSampler = s.samplers.includes(manifest.sampler?.name) ? manifest.sampler.name : s.samplers[0];
-    const passing = curve.filter((c) => c.sampler === defaultSampler && c.within.both).sort((a, b) => a.steps - b.steps)[0];
-    const pick = passing ? { sampler: defaultSampler, steps: passing.steps } : null;
+    // Fewest steps first; at equal steps, the sampler listed first (curve order is --samplers order, a stable sort keeps it).
+    const passing = curve.filter((c) => c.within.both).sort((a, b) => a.steps - b.steps)[0];
+    const pick = passing ? { sampler: s.samplers.find((x) => x.label === passing.sampler)!.name, eta: passing.eta, steps: passing.steps } : null;
     if (s.writeManifest && pick) await writeSamplerSettings(s.model, pick);
-    console.log(pick ? `pick: ${pick.sampler} x ${pick.steps}${s.writeManifest ? ' (written to the manifest)' : ''}` : `no ${defaultSampler} step count within the floor`);
+    console.log(pick ? `pick: ${passing!.sampler} x ${pick.steps}${s.writeManifest ? ' (written to the manifest)' : ''}` : 'no sampler and step count within the floor');
 
     const cpu = cpus();
     report = {
@@ -216,7 +236,7 @@ export async function main(argv: string[]): Promise<string> {
         count: s.count,
         referenceSteps: s.referenceSteps,
         steps: s.steps,
-        samplers: s.samplers,
+        samplers: s.samplers.map((x) => x.label),
         permutations: s.permutations,
         seeds: { reference: s.seed, floor: s.seed + 1, fastSamplers: s.seed + 2 },
         backend: pool.backend,
@@ -249,11 +269,12 @@ export async function main(argv: string[]): Promise<string> {
   return out;
 }
 
-/** Sets the manifest's default sampler and steps (written to a temp file, then renamed over it). */
-export async function writeSamplerSettings(dir: string, pick: { sampler: string; steps: number }): Promise<void> {
+/** Sets the manifest's default sampler, steps and eta (written to a temp file, then renamed over it). */
+export async function writeSamplerSettings(dir: string, pick: { sampler: string; steps: number; eta: number }): Promise<void> {
   const file = join(dir, 'manifest.json');
   const manifest = JSON.parse(await readFile(file, 'utf8'));
-  manifest.sampler = { ...manifest.sampler, name: pick.sampler, steps: pick.steps };
+  const { eta: _old, ...rest } = manifest.sampler ?? {};
+  manifest.sampler = { ...rest, name: pick.sampler, steps: pick.steps, ...(pick.eta ? { eta: pick.eta } : {}) };
   await writeFile(`${file}.tmp`, `${JSON.stringify(manifest, null, 2)}\n`);
   await rename(`${file}.tmp`, file);
 }
