@@ -16,10 +16,11 @@
 // code and output tail and the others still run; the exit status is 1 when
 // any failed.
 //   tsx bench/bench.ts [--only a,b] [--skip a,b] [--quick] [--out file.json]
-//     [--backends wasm,cpu] [--write-manifest]
-// --quick runs each part's smoke settings (minutes in all). --backends goes
-// to `sampling` (default: every available backend); --write-manifest to
-// `steps` (records the picked step count in models/default/manifest.json). A full run on a
+//     [--backends wasm,cpu] [--presets a,b] [--models dir,dir] [--write-manifest]
+// --quick runs each part's smoke settings (minutes in all). --backends,
+// --presets and --models go to `sampling` (default: every available backend,
+// preset and shipped model; an empty list, --models=, measures none);
+// --write-manifest to `steps` (records the pick in models/default/manifest.json). A full run on a
 // 2-core machine takes about two hours, most of it sampling on the cpu
 // backend and the two 300-step DDPM sets of `steps`.
 import { spawn } from 'node:child_process';
@@ -73,10 +74,19 @@ function runPart(part: Part, args: string[]): Promise<{ code: number; tail: stri
 export async function main(argv: string[]): Promise<{ out: string; failed: string[] }> {
   const { values } = parseArgs({
     args: argv,
-    options: { only: { type: 'string' }, skip: { type: 'string' }, quick: { type: 'boolean' }, out: { type: 'string' }, backends: { type: 'string' }, 'write-manifest': { type: 'boolean' } },
+    options: {
+      only: { type: 'string' },
+      skip: { type: 'string' },
+      quick: { type: 'boolean' },
+      out: { type: 'string' },
+      backends: { type: 'string' },
+      presets: { type: 'string' },
+      models: { type: 'string' },
+      'write-manifest': { type: 'boolean' },
+    },
   });
   const passed: Record<string, string[]> = {
-    sampling: values.backends ? ['--backends', values.backends] : [],
+    sampling: (['backends', 'presets', 'models'] as const).flatMap((k) => (values[k] === undefined ? [] : [`--${k}=${values[k]}`])),
     steps: values['write-manifest'] ? ['--write-manifest'] : [],
   };
   const only = partList('only', values.only);
