@@ -106,7 +106,7 @@ export async function train(args: string[], log: (s: string) => void): Promise<v
     let spec = trainSpec(record.config);
     if (latents) spec = latentTrainSpec(record.config, latents);
     else spec = { ...spec, model: { ...spec.model, ...data.model }, meta: { ...spec.meta, ...data.meta } };
-    trainer = values.init ? await Trainer.warmStart(spec, trainSettings(record.config), folderSource(values.init)) : Trainer.create(spec, trainSettings(record.config));
+    trainer = values.init ? await Trainer.warmStart(spec, trainSettings(record.config), folderSource(values.init), values.init) : Trainer.create(spec, trainSettings(record.config));
     if (trainer.init) log(`warm start from ${trainer.init.from} ("${trainer.init.name}", ${trainer.init.steps} steps)`);
   }
   try {

@@ -128,8 +128,9 @@ export class Trainer {
    * weights, e.g. a shipped int8 model whose full training state is gone.
    * The checkpoint must be the same kind of network with the same config and
    * parameters. The optimiser moments start at zero (warm-up covers that).
+   * `from` is how the run records the source (default: its location).
    */
-  static async warmStart(spec: TrainSpec, config: unknown, source: CheckpointSource): Promise<Trainer> {
+  static async warmStart(spec: TrainSpec, config: unknown, source: CheckpointSource, from = source.location): Promise<Trainer> {
     const file = `${source.location}/manifest.json`;
     const { manifest, tensors } = await loadCheckpoint(source);
     const trainer = Trainer.create(spec, config);
@@ -150,7 +151,7 @@ export class Trainer {
       for (const [k, v] of loaded) trainer.params.set(k, v);
       const done = manifest.training as { steps?: unknown; seconds?: unknown } | undefined;
       const count = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : 0);
-      trainer.init = { from: source.location, name: manifest.name, steps: count(done?.steps), seconds: count(done?.seconds) };
+      trainer.init = { from, name: manifest.name, steps: count(done?.steps), seconds: count(done?.seconds) };
       return trainer;
     } catch (e) {
       trainer.dispose();
