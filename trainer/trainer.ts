@@ -11,6 +11,7 @@ import { hostToParams, paramsToHost } from '../shared/models/host.ts';
 import { createModel } from '../shared/models/index.ts';
 import type { Model, Params } from '../shared/models/types.ts';
 import { Rng } from '../shared/rng.ts';
+import { loadModel } from '../sampler/load.ts';
 import type { Prediction } from '../shared/samplers/index.ts';
 import { createSchedule, initLearnedGamma, parseScheduleConfig, type DiscreteSchedule, type ScheduleConfig } from '../shared/schedules/index.ts';
 import { parseTrainConfig, type TrainConfig } from './config.ts';
@@ -131,32 +132,26 @@ export class Trainer {
    * `from` is how the run records the source (default: its location).
    */
   static async warmStart(spec: TrainSpec, config: unknown, source: CheckpointSource, from = source.location): Promise<Trainer> {
-    const file = `${source.location}/manifest.json`;
-    const { manifest, tensors } = await loadCheckpoint(source);
-    const trainer = Trainer.create(spec, config);
+    const settings = parseTrainConfig(config);
+    // loadModel checks the checkpoint against its own manifest (exactly its parameters, shapes, schedule weights).
+    const m = await loadModel(source);
     try {
-      if (manifest.kind !== spec.kind) throw new CheckpointError(file, `holds a ${manifest.kind} model, this run trains ${spec.kind}`);
-      const want = canonicalJson(trainer.model.config);
-      const have = canonicalJson(createModel(manifest.kind, manifest.model).config);
+      const file = `${m.location}/manifest.json`;
+      if (m.manifest.kind !== spec.kind) throw new CheckpointError(file, `holds a ${m.manifest.kind} model, this run trains ${spec.kind}`);
+      const want = canonicalJson(createModel(spec.kind, spec.model).config);
+      const have = canonicalJson(m.model.config);
       if (have !== want) throw new CheckpointError(file, `its model config ${have} differs from this run's ${want}`);
-      for (const [name, p] of trainer.params) {
-        const t = tensors.get(name);
-        if (!t) throw new CheckpointError(file, `has no tensor ${name}`);
-        if (t.shape.join() !== p.shape.join()) throw new CheckpointError(file, `tensor ${name} has shape [${t.shape}], expected [${p.shape}]`);
-      }
-      const extra = [...tensors.keys()].filter((k) => !trainer.params.has(k));
-      if (extra.length) throw new CheckpointError(file, `has tensors this run does not train: ${extra.slice(0, 5).join(', ')}`);
-      const loaded = hostToParams(new Map([...trainer.params.keys()].map((k) => [k, tensors.get(k)!])));
-      tf.dispose([...trainer.params.values()]);
-      for (const [k, v] of loaded) trainer.params.set(k, v);
-      const done = manifest.training as { steps?: unknown; seconds?: unknown } | undefined;
-      const count = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : 0);
-      trainer.init = { from, name: manifest.name, steps: count(done?.steps), seconds: count(done?.seconds) };
-      return trainer;
+      const [haveSchedule, wantSchedule] = [m.manifest.schedule, spec.meta.schedule].map((c) => canonicalJson(parseScheduleConfig(c)));
+      if (haveSchedule !== wantSchedule) throw new CheckpointError(file, `its schedule ${haveSchedule} differs from this run's ${wantSchedule}`);
     } catch (e) {
-      trainer.dispose();
+      m.dispose();
       throw e;
     }
+    const trainer = new Trainer(spec, settings, m.params);
+    const done = m.manifest.training as { steps?: unknown; seconds?: unknown } | undefined;
+    const count = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : 0);
+    trainer.init = { from, name: m.manifest.name, steps: count(done?.steps), seconds: count(done?.seconds) };
+    return trainer;
   }
 
   private initParams(): Params {
