@@ -16,12 +16,16 @@ export class GridConditioning {
   /** labels key -> network time -> conditioning for that batch. */
   private readonly byLabels = new Map<string, Map<number, Conditioned>>();
 
-  /** `times`: the network times of the grid (Model.apply's t). */
+  /** The grid's distinct network times (Model.apply's t). */
+  private readonly times: readonly number[];
+
   constructor(
     private readonly model: Model<unknown>,
     private readonly params: Params,
-    private readonly times: readonly number[],
-  ) {}
+    times: readonly number[],
+  ) {
+    this.times = [...new Set(times)];
+  }
 
   /** The conditioning of a call at network time t on `batch` examples with these labels (one per example, or none). */
   get(t: number, batch: number, labels?: readonly number[]): Conditioned | undefined {
@@ -40,7 +44,7 @@ export class GridConditioning {
    * kept pieces are marked tf.keep (they live until dispose()).
    */
   private compute(batch: number, labels?: readonly number[]): Map<number, Conditioned> {
-    const times = [...new Set(this.times)];
+    const times = this.times;
     const k = times.length;
     const t = tf.tensor1d(times.flatMap((v) => Array<number>(batch).fill(v)), 'float32'); // [K*B]
     const label = labels ? tf.tensor1d(times.flatMap(() => labels), 'int32') : undefined; // [K*B]

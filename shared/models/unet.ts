@@ -144,14 +144,25 @@ export function disposeConditioned(films: Conditioned): void {
   for (const f of films) tf.dispose([f.scale, f.shift]);
 }
 
+/** Runs f with the caller's conditioning `pre`, or with one made for this call and freed after it. */
+export function withConditioning<T>(pre: Conditioned | undefined, make: () => Conditioned, f: (films: Conditioned) => T): T {
+  const films = pre ?? make();
+  try {
+    return f(films);
+  } finally {
+    if (!pre) disposeConditioned(films);
+  }
+}
+
 /** Attention on h [N, H, W, C]; returns a new tensor of the same shape. */
 export type AttentionFn = (name: string, h: tf.Tensor4D) => tf.Tensor4D;
 
 /**
  * Runs the U-Net on x [N, H, W, Cin] where N = B * perSample (perSample = D
- * for volumes). films: unetConditioning's terms for the B samples. Returns [N, H, W, Cout]. Each step runs in its own
- * tidy so at most the skips and one block's intermediates are alive at once
- * (one tidy around everything aborts the wasm heap at 256x256, DESIGN §5).
+ * for volumes), with unetConditioning's terms for the B samples. Returns
+ * [N, H, W, Cout]. Each step runs in its own tidy so at most the skips and
+ * one block's intermediates are alive at once (one tidy around everything
+ * aborts the wasm heap at 256x256, DESIGN §5).
  */
 export function applyUNet(
   params: Params,

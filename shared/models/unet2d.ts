@@ -9,7 +9,7 @@ import { PREDICTIONS } from '../samplers/prediction.ts';
 import { attentionResidual, conditioning, declareConditioning, groupNorm } from './layers.ts';
 import { initParams, ParamList } from './params.ts';
 import type { Model } from './types.ts';
-import { applyUNet, declareUNet, embedDim, UNetFields, checkUNet, disposeConditioned, unetConditioning } from './unet.ts';
+import { applyUNet, declareUNet, embedDim, UNetFields, checkUNet, unetConditioning, withConditioning } from './unet.ts';
 import { checkInput, type InputSpec } from './validate.ts';
 
 export const UNet2DConfigSchema = z
@@ -33,23 +33,20 @@ export function unet2d(raw: unknown = {}): Model<UNet2DConfig> {
   declareConditioning(specs, 'cond', config.baseChannels, embedDim(config), config.numClasses);
   declareUNet(specs, config, config.channels, config.channels);
   const input: InputSpec = { spatialDims: 2, channels: config.channels, multipleOf: 2 ** (config.channelMult.length - 1) };
+  const condition: Model<unknown>['condition'] = (params, t, cond) =>
+    unetConditioning(params, config, () => conditioning(params, 'cond', t, config.baseChannels, config.numClasses, cond?.label));
   return {
     kind: 'ddpm-unet2d',
     config,
     paramSpecs: specs.specs,
     input,
     init: (seed) => initParams(specs.specs, seed),
-    condition: (params, t, cond) => unetConditioning(params, config, () => conditioning(params, 'cond', t, config.baseChannels, config.numClasses, cond?.label)),
+    condition,
     apply(params, x, t, cond, pre) {
       checkInput('ddpm-unet2d', input, x, t);
-      const films = pre ?? this.condition(params, t, cond);
-      try {
-        return applyUNet(params, config, x as tf.Tensor4D, films, 1, (name, h) =>
-          spatialAttention2d(params, name, h, config.heads, config.groups),
-        );
-      } finally {
-        if (!pre) disposeConditioned(films);
-      }
+      return withConditioning(pre, () => condition(params, t, cond), (films) =>
+        applyUNet(params, config, x as tf.Tensor4D, films, 1, (name, h) => spatialAttention2d(params, name, h, config.heads, config.groups)),
+      );
     },
   };
 }

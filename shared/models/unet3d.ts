@@ -15,7 +15,7 @@ import { PREDICTIONS } from '../samplers/prediction.ts';
 import { attentionResidual, conditioning, declareAttention, declareConditioning, groupNorm, lookup } from './layers.ts';
 import { initParams, param, ParamList } from './params.ts';
 import type { Model, Params } from './types.ts';
-import { applyUNet, declareUNet, embedDim, UNetFields, checkUNet, disposeConditioned, unetConditioning } from './unet.ts';
+import { applyUNet, declareUNet, embedDim, UNetFields, checkUNet, unetConditioning, withConditioning } from './unet.ts';
 import { checkInput, type InputSpec } from './validate.ts';
 
 export const UNet3DConfigSchema = z
@@ -76,26 +76,28 @@ export function unet3d(raw: unknown = {}): Model<UNet3DConfig> {
   declareConditioning(specs, 'cond', config.baseChannels, embedDim(config), config.numClasses);
   declareUNet(specs, config, config.channels, config.channels, declareFactorisedAttention(config.depth, config.heads));
   const input: InputSpec = { spatialDims: 3, channels: config.channels, multipleOf: 2 ** (config.channelMult.length - 1), depth: config.depth };
+  const condition: Model<unknown>['condition'] = (params, t, cond) =>
+    unetConditioning(params, config, () => conditioning(params, 'cond', t, config.baseChannels, config.numClasses, cond?.label));
   return {
     kind: 'ddpm-unet3d',
     config,
     paramSpecs: specs.specs,
     input,
     init: (seed) => initParams(specs.specs, seed),
-    condition: (params, t, cond) => unetConditioning(params, config, () => conditioning(params, 'cond', t, config.baseChannels, config.numClasses, cond?.label)),
+    condition,
     apply(params, x, t, cond, pre) {
       checkInput('ddpm-unet3d', input, x, t);
       const [b, d, hgt, wid, ch] = x.shape;
-      const films = pre ?? this.condition(params, t, cond);
       const folded = tf.reshape(x, [b * d, hgt, wid, ch]) as tf.Tensor4D;
       try {
-        const out = applyUNet(params, config, folded, films, d, (name, h) => factorisedAttention(params, config, name, h));
+        const out = withConditioning(pre, () => condition(params, t, cond), (films) =>
+          applyUNet(params, config, folded, films, d, (name, h) => factorisedAttention(params, config, name, h)),
+        );
         const volume = tf.reshape(out, x.shape); // [B, D, H, W, C]
         out.dispose();
         return volume;
       } finally {
         folded.dispose();
-        if (!pre) disposeConditioned(films);
       }
     },
   };

@@ -14,7 +14,7 @@ import { parseConfig } from '../config.ts';
 import { conditioning, declareConditioning } from './layers.ts';
 import { initParams, ParamList } from './params.ts';
 import type { Model } from './types.ts';
-import { applyUNet, declareUNet, checkUNet, disposeConditioned, embedDim, unetConditioning, type UNetShape } from './unet.ts';
+import { applyUNet, declareUNet, checkUNet, embedDim, unetConditioning, withConditioning, type UNetShape } from './unet.ts';
 import { spatialAttention2d } from './unet2d.ts';
 import { checkInput, type InputSpec } from './validate.ts';
 
@@ -71,22 +71,24 @@ export function vdmScore(raw: unknown = {}): Model<VdmScoreConfig> {
   declareConditioning(specs, 'cond', config.embeddingDim, embedDim(shape), config.numClasses);
   declareUNet(specs, shape, inChannels, config.channels);
   const input: InputSpec = { spatialDims: 2, channels: config.channels, multipleOf: 2 ** (config.channelMult.length - 1) };
+  const condition: Model<unknown>['condition'] = (params, t, cond) =>
+    unetConditioning(params, shape, () => conditioning(params, 'cond', t, config.embeddingDim, config.numClasses, cond?.label));
   return {
     kind: 'vdm',
     config,
     paramSpecs: specs.specs,
     input,
     init: (seed) => initParams(specs.specs, seed),
-    condition: (params, t, cond) => unetConditioning(params, shape, () => conditioning(params, 'cond', t, config.embeddingDim, config.numClasses, cond?.label)),
+    condition,
     apply(params, x, t, cond, pre) {
       checkInput('vdm', input, x, t);
-      const films = pre ?? this.condition(params, t, cond);
       const features = tf.tidy(() => fourierFeatures(x as tf.Tensor4D, config.fourierMin, config.fourierMax));
       try {
-        return applyUNet(params, shape, features, films, 1, (name, h) => spatialAttention2d(params, name, h, config.heads, config.groups));
+        return withConditioning(pre, () => condition(params, t, cond), (films) =>
+          applyUNet(params, shape, features, films, 1, (name, h) => spatialAttention2d(params, name, h, config.heads, config.groups)),
+        );
       } finally {
         features.dispose();
-        if (!pre) disposeConditioned(films);
       }
     },
   };
