@@ -25,10 +25,11 @@
 // backend and the two 300-step DDPM sets of `steps`.
 import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { machineInfo } from './common/machine.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -99,14 +100,14 @@ export async function main(argv: string[]): Promise<{ out: string; failed: strin
   const scratch = await mkdtemp(join(tmpdir(), 'medsynth-bench-'));
   const parts: Record<string, unknown> = {};
   const failed: string[] = [];
-  const cpu = cpus();
+  const loadStart = loadavg();
   const write = async (done: boolean) => {
     const report = {
       bench: 'all',
       started: started.toISOString(),
       finished: done ? new Date().toISOString() : undefined,
       command: `npm run bench --${argv.length ? ` ${argv.join(' ')}` : ''}`,
-      machine: { cpu: cpu[0]?.model, cores: cpu.length, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, loadAverage: loadavg() },
+      machine: machineInfo(loadStart),
       settings: { quick, parts: names },
       failed,
       parts,

@@ -24,11 +24,10 @@
 // The bundle is rebuilt first when a source changed. --quick: 1 warm-up, 2
 // runs, 2 steps (a smoke run of seconds).
 import { readFile, readdir, stat } from 'node:fs/promises';
-import { cpus, loadavg, totalmem } from 'node:os';
+import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import * as tf from '@tensorflow/tfjs-core';
 import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import type { Page } from 'playwright-core';
 import type { Manifest } from '../../shared/checkpoint/index.ts';
@@ -41,6 +40,7 @@ import { startServer, type RunningServer } from '../../worker/node.ts';
 import { buildBrowser } from '../../scripts/build-browser.ts';
 // The one definition of how this project runs Chromium (flags, fresh profile), shared with the browser suites.
 import { launchChromium, NO_CHROMIUM, type Browser } from '../../test/browser/chromium.ts';
+import { machineInfo } from '../common/machine.ts';
 import { median, round1 } from '../common/stats.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -219,21 +219,11 @@ export async function main(argv: string[]): Promise<string> {
     const ratio = Math.round((browserMedian / nodeMedian) * 1000) / 1000;
     console.log(`median of ${s.runs}: browser ${browserMedian.toFixed(0)} ms, node ${nodeMedian.toFixed(0)} ms, ratio ${ratio}`);
 
-    const cpu = cpus();
     const date = new Date().toISOString();
     const report = {
       bench: 'browser',
       date,
-      machine: {
-        cpu: cpu[0]?.model,
-        cores: cpu.length,
-        memoryGiB: Math.round(totalmem() / 2 ** 30),
-        node: process.version,
-        tfjs: tf.version_core,
-        chromium: chromiumVersion,
-        // The 1, 5 and 15 minute load averages before and after: timings on a busy machine are slower and noisier.
-        loadAverage: { start: loadStart.map((v) => Math.round(v * 100) / 100), end: loadavg().map((v) => Math.round(v * 100) / 100) },
-      },
+      machine: { ...machineInfo(loadStart), chromium: chromiumVersion },
       settings: {
         model: s.model,
         checkpoint: { name: manifest.name, kind: manifest.kind, quantization: manifest.quantization, shards: manifest.shards.length },

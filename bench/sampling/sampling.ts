@@ -25,7 +25,7 @@
 // otherwise (a smoke run of seconds).
 import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -41,6 +41,7 @@ import { createModel } from '../../shared/models/index.ts';
 import { exportCheckpoint } from '../../trainer/export.ts';
 import { PRESETS } from '../../trainer/presets.ts';
 import { untrainedCheckpoint } from '../../trainer/untrained.ts';
+import { machineInfo } from '../common/machine.ts';
 import type { MeasureJob } from './measure.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -247,20 +248,11 @@ export async function main(argv: string[]): Promise<string> {
       }
     }
 
-    const cpu = cpus();
     const date = new Date().toISOString();
     const report = {
       bench: 'sampling',
       date,
-      machine: {
-        cpu: cpu[0]?.model,
-        cores: cpu.length,
-        memoryGiB: Math.round(totalmem() / 2 ** 30),
-        node: process.version,
-        tfjs: tf.version_core,
-        // The 1, 5 and 15 minute load averages before and after: timings on a busy machine are slower and noisier.
-        loadAverage: { start: loadStart.map((v) => Math.round(v * 100) / 100), end: loadavg().map((v) => Math.round(v * 100) / 100) },
-      },
+      machine: machineInfo(loadStart),
       settings: {
         runs: s.runs,
         warmup: s.warmup,
