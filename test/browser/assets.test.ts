@@ -86,7 +86,7 @@ describe('demo page', () => {
     const res = await app.request('http://medsynth.example:8787/');
     const html = await res.text();
     expect(html).toMatch(/<script type="module" src="\/browser\/medsynth.js"><\/script>/);
-    expect(html).toMatch(/<medsynth-generator model="\/v1\/models\/default" steps="20"><\/medsynth-generator>/);
+    expect(html).toMatch(/<medsynth-model-picker for="generator"><\/medsynth-model-picker>\n<medsynth-generator id="generator" model="\/v1\/models\/default"><\/medsynth-generator>/);
     expect(html).toContain('&lt;script type="module" src="http://medsynth.example:8787/browser/medsynth.js"&gt;&lt;/script&gt;');
     expect(res.headers.get('cross-origin-embedder-policy')).toBe('require-corp');
     expect(res.headers.get('cross-origin-opener-policy')).toBe('same-origin');

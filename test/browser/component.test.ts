@@ -66,6 +66,7 @@ describe.skipIf(NO_CHROMIUM)('<medsynth-generator> in Chromium', () => {
     dir = await mkdtemp(join(tmpdir(), 'medsynth-component-'));
     await writeCheckpointFolder(join(dir, 'default'), (await tinyFiles('ddpm-unet2d')).files);
     await writeCheckpointFolder(join(dir, 'vol'), (await tinyFiles('ddpm-unet3d')).files);
+    await writeCheckpointFolder(join(dir, 'labelled'), (await tinyFiles('ddpm-unet2d', { labels: ['t1', 'ct'], name: 'tiny-labelled' })).files);
     server = await startServer({ modelsDir: dir, port: 0, host: '127.0.0.1', backend: 'cpu', shutdownGraceMs: 1000 });
     browser = await launchChromium();
     page = await browser.context.newPage();
@@ -83,7 +84,7 @@ describe.skipIf(NO_CHROMIUM)('<medsynth-generator> in Chromium', () => {
     expect(await page.title()).toMatch(/medsynth/);
     expect(await page.locator('main p').first().textContent()).toMatch(/in your browser/);
     expect(await page.evaluate('crossOriginIsolated')).toBe(true);
-    // The page's own default model and its 20 steps; fewer steps keep SwiftShader quick.
+    // The page's own default model; few steps keep SwiftShader quick.
     expect(await el.getAttribute('model')).toBe('/v1/models/default');
     await setAttributes({ steps: '3', seed: '5' });
 
@@ -207,5 +208,42 @@ describe.skipIf(NO_CHROMIUM)('<medsynth-generator> in Chromium', () => {
       other.closeAllConnections(); // the browser keeps idle connections open
       await new Promise((r) => other.close(r));
     }
+  });
+
+  it("the page picker lists the served models, sets the generator's model, and offers the chosen model's classes", async () => {
+    const picker = page.locator('medsynth-model-picker');
+    const model = picker.getByRole('combobox', { name: 'Model' });
+    const cls = picker.getByRole('combobox', { name: 'Class' });
+    const values = (select: Locator) => select.locator('option').evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value));
+    await model.locator('option').nth(2).waitFor({ state: 'attached' });
+    expect((await values(model)).sort()).toEqual(['default', 'labelled', 'vol']);
+
+    await model.selectOption('labelled');
+    expect(await el.getAttribute('model')).toBe(`${server.url}/v1/models/labelled`);
+    expect(await values(cls)).toEqual(['', 't1', 'ct']);
+    expect(await cls.isEnabled()).toBe(true);
+    await cls.selectOption('ct');
+    expect(await el.getAttribute('label')).toBe('ct');
+    await setAttributes({ steps: '2', seed: '3', backend: 'wasm' });
+    const done = settled(page);
+    await el.getByRole('button', { name: 'Generate' }).click();
+    await done;
+    expect(await el.locator('#status').textContent()).toMatch(/^Done: seed 3, 2 ddim steps/);
+
+    // A model without classes: the class is dropped and its select disabled.
+    await model.selectOption('vol');
+    expect(await el.getAttribute('model')).toBe(`${server.url}/v1/models/vol`);
+    expect(await el.getAttribute('label')).toBeNull();
+    expect(await values(cls)).toEqual(['']);
+    expect(await cls.isDisabled()).toBe(true);
+
+    // A list that cannot be read is said in the picker's status, naming the URL.
+    await page.evaluate(() => {
+      const bad = Object.assign(document.createElement('medsynth-model-picker'), { id: 'bad' });
+      bad.setAttribute('models', '/v1/nothing');
+      document.body.append(bad);
+    });
+    await page.locator('#bad #status').filter({ hasText: /^Could not list/ }).waitFor();
+    expect(await page.locator('#bad #status').textContent()).toBe(`Could not list models: GET ${server.url}/v1/nothing: HTTP 404`);
   });
 });

@@ -1,6 +1,7 @@
 // GET / — the demo page: <medsynth-generator> on the served default model,
-// generating in the visitor's browser, with a short explanation and the HTTP
-// API. It is the one HTML page, so it gets the cross-origin isolation headers
+// generating in the visitor's browser, with a <medsynth-model-picker> over
+// every model served here (and its classes), a short explanation and the
+// HTTP API. It is the one HTML page, so it gets the cross-origin isolation headers
 // (COOP + COEP, in app.ts) that browser wasm threads need (DESIGN §5).
 
 const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
@@ -18,7 +19,8 @@ export function demoPage(origin: string): string {
 body { font: 16px/1.5 system-ui, sans-serif; max-width: 52rem; margin: 2rem auto; padding: 0 1rem; color: #1f2937; }
 code, pre { font-family: ui-monospace, monospace; font-size: 0.9em; }
 pre { background: #f3f4f6; padding: 0.8rem; overflow-x: auto; }
-medsynth-generator { margin: 1.5rem 0; }
+medsynth-model-picker { margin-top: 1.5rem; }
+medsynth-generator { margin: 0.8rem 0 1.5rem; }
 </style>
 <script type="module" src="/browser/medsynth.js"></script>
 </head>
@@ -31,14 +33,18 @@ browser's cache for the next visit), and the sampler runs in a background worker
 browser has it, else WebAssembly (multi-threaded on this page), else plain JavaScript. The backend
 that ran is shown; nothing is sent to the server. 3D models show axial, coronal and sagittal slices
 with window/level; the image downloads as PNG or NIfTI.</p>
-<medsynth-generator model="/v1/models/default" steps="20"></medsynth-generator>
-<p>The model is the one this server serves as <code>default</code>
-(<a href="/v1/models">GET /v1/models</a> lists its name and training summary). Not for clinical use.</p>
+<medsynth-model-picker for="generator"></medsynth-model-picker>
+<medsynth-generator id="generator" model="/v1/models/default"></medsynth-generator>
+<p>It starts on the model this server serves as <code>default</code>; the picker lists every model
+served here (<a href="/v1/models">GET /v1/models</a>: names, classes, sizes) and, for a
+class-conditional model, the class to draw. Each model samples with its own manifest's sampler and
+steps. Not for clinical use.</p>
 <h2>On your own page</h2>
 <pre>&lt;script type="module" src="${o}/browser/medsynth.js"&gt;&lt;/script&gt;
 &lt;medsynth-generator model="${o}/v1/models/default"&gt;&lt;/medsynth-generator&gt;</pre>
 <p>Attributes: <code>model</code>, <code>steps</code>, <code>sampler</code> (ddpm, ddim, dpm-solver++, vdm),
-<code>seed</code>, <code>label</code>, <code>backend</code> (webgpu, wasm, cpu).</p>
+<code>seed</code>, <code>label</code>, <code>backend</code> (webgpu, wasm, cpu). Add
+<code>&lt;medsynth-model-picker for="<i>generator id</i>" models="${o}/v1/models"&gt;</code> for the chooser.</p>
 <h2>HTTP API</h2>
 <ul>
 <li><a href="/v1/models">GET /v1/models</a>: the models served here</li>
