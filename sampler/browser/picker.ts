@@ -34,6 +34,12 @@ select:focus-visible { outline: 2px solid var(--medsynth-focus, #2563eb); outlin
   <span class="status" id="status" role="status" aria-live="polite">Listing models…</span>
 </div>`;
 
+/** The generator's `model` attribute as an absolute URL without a trailing slash (undefined when unset). */
+const modelOf = (target: HTMLElement) => {
+  const model = target.getAttribute('model');
+  return model ? new URL(model, document.baseURI).href.replace(/\/+$/, '') : undefined;
+};
+
 const option = (value: string, text: string) => Object.assign(document.createElement('option'), { value, textContent: text });
 
 export class MedsynthModelPicker extends HTMLElement {
@@ -77,20 +83,25 @@ export class MedsynthModelPicker extends HTMLElement {
     const model = this.#select('model');
     model.replaceChildren(...this.#models.map((m) => option(m.id, `${m.id}: ${m.name} (${m.kind}, ${(m.shape ?? []).join('x')})`)));
     model.disabled = false;
-    this.#status(this.getAttribute('for') && !this.#target() ? `No element with id "${this.getAttribute('for')}" (attribute for)` : '');
+    const target = this.#target();
+    this.#status(this.getAttribute('for') && !target ? `No element with id "${this.getAttribute('for')}" (attribute for)` : '');
     // Start on the generator's own model when it is listed here.
-    const current = this.#target()?.getAttribute('model')?.replace(/\/+$/, '').split('/').pop();
-    this.#choose(this.#models.some((m) => m.id === current) ? current! : this.#models[0].id, { keepLabel: true });
+    const current = target ? this.#models.find((m) => this.#urlOf(m.id) === modelOf(target)) : undefined;
+    this.#choose((current ?? this.#models[0]).id, { keepLabel: true });
+  }
+
+  /** A listed model's checkpoint URL: `<list URL>/<id>`. */
+  #urlOf(id: string): string {
+    return new URL(encodeURIComponent(id), `${this.listUrl.replace(/\/+$/, '')}/`).href;
   }
 
   #choose(id: string, opts: { keepLabel?: boolean } = {}): void {
     const m = this.#models.find((x) => x.id === id)!;
     const target = this.#target();
     this.#select('model').value = id;
-    const modelUrl = new URL(encodeURIComponent(id), `${this.listUrl.replace(/\/+$/, '')}/`).href;
-    const currentUrl = target?.getAttribute('model') ? new URL(target.getAttribute('model')!, document.baseURI).href : undefined;
+    const url = this.#urlOf(id);
     // Setting the attribute drops the generator's worker: only when the model really changes.
-    if (target && currentUrl !== modelUrl) target.setAttribute('model', modelUrl);
+    if (target && modelOf(target) !== url) target.setAttribute('model', url);
     const labels = m.labels ?? [];
     const select = this.#select('label');
     select.replaceChildren(option('', labels.length ? 'any (unconditional)' : 'none (unconditional model)'), ...labels.map((l) => option(l, l)));
