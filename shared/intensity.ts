@@ -9,6 +9,8 @@ export const IntensityMappingSchema = z.discriminatedUnion('kind', [
     low: z.number().finite(),
     high: z.number().finite(),
     unit: z.string().max(32).default(''),
+    /** Set when training windowed each image on its own percentiles (radiographs); low..high are then display grey levels. */
+    window: z.object({ pLow: z.number().min(0).max(100), pHigh: z.number().min(0).max(100) }).optional(),
   }),
   // CT: x = (HU - level) / (width / 2), clipped to [-1, 1].
   z.object({

@@ -7,13 +7,19 @@
 //   - a label with several volumes holds out its last volume (by path);
 //   - a label with one volume, for 2D targets, holds out the last 15% of its
 //     slices, after a gap of 2 slices (neighbours are nearly copies);
-//   - a single 3D volume cannot be split: no validation, and the log says so.
+//   - a single 3D volume cannot be split: no validation, and the log says so;
+//   - whole 2D images (radiographs, `target.fit: 'contain'`) are split by
+//     image: an image is held out when a hash of its file name falls in the
+//     held-out 15%, so the split is the same on every machine and an added
+//     image does not move the others (no patient ids are known for these
+//     files; one image per patient is assumed and said in the log).
 // The intensity mapping is fitted on the training volumes only and applied
 // to the held-out ones (with a one-volume slab split, the Nyul landmarks see
 // the whole volume: said in the log). Each class gets its own preprocessing
 // (`dataByLabel` merged over `data`) and its own fitted mapping, recorded in
 // the manifest's `data.perLabel`, so one model can hold CT in HU beside MRI.
 import { stat } from 'node:fs/promises';
+import { basename } from 'node:path';
 import { labelData, type LabelData, type Manifest } from '../shared/checkpoint/index.ts';
 import type { IntensityMapping } from '../shared/intensity.ts';
 import { ConfigError } from '../shared/config.ts';
@@ -47,6 +53,14 @@ export function parseDataEntries(entries: readonly string[]): { label?: string; 
 
 const HOLDOUT_FRACTION = 0.15;
 const SLICE_GAP = 2;
+
+/** FNV-1a of the file's base name -> held out when in the lowest HOLDOUT_FRACTION of 2^32. */
+export function heldOutByName(source: string): boolean {
+  const name = basename(source);
+  let h = 0x811c9dc5;
+  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193) >>> 0;
+  return h < HOLDOUT_FRACTION * 2 ** 32;
+}
 
 function exampleSet(shape: number[], items: { x: Float32Array; label?: number }[]): ExampleSet {
   return { shape: [...shape, 1], size: items.length, get: (i) => items[i] };
@@ -101,6 +115,11 @@ async function splitData(entries: readonly string[], plan: SplitPlan, opts: { on
       const held = await prepareCached([holdOut], read([holdOut]), pipeline, { ...cacheLog, mapping: prepared.mapping });
       validation.push(...held.examples.map((x) => ({ x, label })));
       opts.log(`${name}: ${prepared.examples.length} training examples, ${held.examples.length} held out from ${holdOut}`);
+    } else if (prepared.fit === 'contain') {
+      const isHeld = prepared.sources.map((src) => heldOutByName(src));
+      trainExamples = prepared.examples.filter((_, i) => !isHeld[i]);
+      validation.push(...prepared.examples.filter((_, i) => isHeld[i]).map((x) => ({ x, label })));
+      opts.log(`${name}: ${trainExamples.length} training images, ${prepared.examples.length - trainExamples.length} held out by file name hash (split by image: one image per patient assumed)`);
     } else if (prepared.shape.length === 2 && prepared.examples.length >= 8) {
       const n = prepared.examples.length;
       const held = Math.max(1, Math.round(n * HOLDOUT_FRACTION));
@@ -122,7 +141,7 @@ async function splitData(entries: readonly string[], plan: SplitPlan, opts: { on
     meta: {
       ...(labels.length ? { labels } : {}),
       ...(p.modality ? { modality: p.modality as ExportMeta['modality'] } : {}),
-      data: { shape: p.shape, channels: 1, spacing: p.spacing, intensity: p.mapping, ...(labels.length ? { perLabel } : {}) },
+      data: { shape: p.shape, channels: 1, spacing: p.spacing, intensity: p.mapping, ...(p.fit ? { fit: p.fit } : {}), ...(labels.length ? { perLabel } : {}) },
     },
   };
 }
@@ -133,7 +152,10 @@ export async function prepareTrainingData(
   config: RunConfig,
   opts: { onBadFile: OnBadFile; log: (line: string) => void },
 ): Promise<TrainingData> {
-  const pipeline = { ...defaultPipeline(config.preset), ...config.data } as PipelineConfigInput;
+  // `target` merges field by field (a recipe's grid keeps the preset's fit); other fields replace the preset's.
+  const base = defaultPipeline(config.preset);
+  const own = config.data as Partial<PipelineConfigInput>;
+  const pipeline = { ...base, ...own, target: { ...base.target, ...own.target } } as PipelineConfigInput;
   const labels = new Set(parseDataEntries(entries).map((p) => p.label));
   for (const l of Object.keys(config.dataByLabel)) {
     if (!labels.has(l)) throw new ConfigError(`config.dataByLabel.${l}`, `no --data entry has label "${l}" (labels: ${[...labels].filter(Boolean).join(', ') || 'none'})`);
@@ -162,10 +184,15 @@ export async function prepareEvaluationData(
   const pipelineOf = (label?: string): PipelineConfigInput => {
     const d = labelData(manifest, label === undefined ? undefined : wanted.indexOf(label));
     const i = d.intensity;
+    const contain = manifest.data.fit === 'contain';
     return {
       modality: d.modality,
-      target: { shape: shape as [number, number], spacing: d.spacing },
-      intensity: i.kind === 'nyul' ? { kind: 'nyul' } : i.kind === 'hu-window' ? { kind: i.kind, level: i.level, width: i.width } : { kind: i.kind, low: i.low, high: i.high },
+      target: contain ? { shape: shape as [number, number], fit: 'contain' } : { shape: shape as [number, number], spacing: d.spacing },
+      intensity:
+        i.kind === 'nyul' ? { kind: 'nyul' }
+        : i.kind === 'hu-window' ? { kind: i.kind, level: i.level, width: i.width }
+        : i.window ? { kind: 'percentile', ...i.window }
+        : { kind: i.kind, low: i.low, high: i.high },
     } as PipelineConfigInput;
   };
   const mappingOf = (label?: number) => labelData(manifest, label).intensity;

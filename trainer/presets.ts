@@ -24,6 +24,13 @@ const unet2d64 = { baseChannels: 32, channelMult: [1, 2, 2], numResBlocks: 1, at
 /** Medical Diffusion's schedule (cosine, T = 300), sampled in 20 DPM-Solver++ steps. */
 const ddpmCosine = { schedule: { kind: 'cosine', T: 300 }, sampler: { name: 'dpm-solver++', steps: 20 } };
 
+/** Radiographs are separate whole images: fitted into the grid (aspect kept, padded) and windowed per image. */
+const radiographs = (shape: [number, number]): Partial<PipelineConfigInput> => ({
+  modality: 'xray',
+  target: { shape, fit: 'contain' },
+  intensity: { kind: 'percentile' },
+});
+
 const mri8bit = { kind: 'linear', low: 0, high: 255, unit: '' } as const;
 
 export const PRESETS: Record<string, Preset> = {
@@ -98,6 +105,23 @@ export const PRESETS: Record<string, Preset> = {
     data: { target: { shape: [64, 64], spacing: [3.4, 3.4] }, modality: 'mri', intensity: { kind: 'nyul' } },
     train: brainTrain,
   },
+  'cxr-2d-64': {
+    description: 'DDPM, UNet2D with v-prediction, 64x64 frontal chest X-rays (whole image, aspect kept, per-image window)',
+    kind: 'ddpm-unet2d',
+    // v-prediction keeps the x0 estimate well conditioned at the cosine schedule's last step
+    // (alpha_T = 1.6e-4), so deterministic samplers work in few steps.
+    model: { ...unet2d64, prediction: 'v' },
+    meta: {
+      name: 'cxr-2d-64',
+      modality: 'xray',
+      schedule: { kind: 'cosine', T: 300 },
+      sampler: { name: 'ddim', steps: 20, eta: 0 },
+      data: { shape: [64, 64], channels: 1, spacing: [1, 1], intensity: mri8bit },
+    },
+    data: radiographs([64, 64]),
+    // No flips: a mirrored chest X-ray shows the heart on the wrong side.
+    train: { batchSize: 8, lr: 2e-4, warmup: 100, loss: 'l2' },
+  },
   'cxr-vdm-64': {
     description: 'VDM with a learned schedule, 64x64 chest X-rays',
     kind: 'vdm',
@@ -110,7 +134,7 @@ export const PRESETS: Record<string, Preset> = {
       data: { shape: [64, 64], channels: 1, spacing: [1, 1], intensity: mri8bit },
     },
     // No flips: a mirrored chest X-ray shows the heart on the wrong side.
-    data: { modality: 'xray' },
+    data: radiographs([64, 64]),
     // The score network keeps full resolution, so its middle attention spans 4096 tokens:
     // batches of 2 keep the scores (and their gradients) inside the wasm heap.
     train: { batchSize: 2, accumulate: 4, lr: 2e-4, warmup: 100 },
@@ -126,7 +150,7 @@ export const PRESETS: Record<string, Preset> = {
       sampler: { name: 'vdm', steps: 250 },
       data: { shape: [256, 256], channels: 1, spacing: [1, 1], intensity: mri8bit },
     },
-    data: { modality: 'xray' },
+    data: radiographs([256, 256]),
     train: { batchSize: 4, accumulate: 4, lr: 2e-4, warmup: 500 },
   },
 };

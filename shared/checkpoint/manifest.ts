@@ -67,6 +67,8 @@ export const ManifestSchema = z
       channels: positiveInt,
       spacing: z.array(z.number().finite().positive()),
       intensity: IntensityMappingSchema,
+      /** How examples were put on the grid (trainer/preprocess/pipeline.ts target.fit); absent means 'crop'. */
+      fit: z.enum(['crop', 'contain']).optional(),
       /** Since 1.1: per class, aligned with `labels`; absent means every class is described by the fields above. */
       perLabel: z.array(LabelDataSchema).optional(),
     }),

@@ -15,6 +15,12 @@
 //      box; padding is -1, the bottom of every window (air/background);
 //   5. 2D targets [H, W]: slices along `slices.axis` (default axial) with at
 //      least `slices.minForeground` foreground (default 0.05).
+// With `target.fit: 'contain'` (radiographs: separate 2D images whose anatomy
+// fills the frame) steps 1, 4 and 5 are instead: each whole image is resized
+// into the grid with its aspect ratio kept and the short side padded with -1
+// (fit-image.ts); no image is cropped and none is dropped. The `percentile`
+// intensity kind windows each image on its own percentiles (a robust
+// per-image window: radiographs carry no physical units, and exposure varies).
 // One pipeline takes one modality: volumes tagged with different modalities
 // (CT with MRI) are an error, as is a CT window over non-CT data.
 import { z } from 'zod';
@@ -24,6 +30,7 @@ import type { Volume } from '../data/types.ts';
 import { cacheKey, cached, type CacheOptions } from './cache.ts';
 import { assertVolume, fmt, percentiles, PreprocessError, type Shape3 } from './common.ts';
 import { DECILES, nyulLandmarks, nyulMapping, nyulPercentiles, nyulToModel, piecewiseLinear, standardScale, type NyulFit } from './nyul.ts';
+import { containFit } from './fit-image.ts';
 import { cropOrPadAt, cropStart, resample } from './resample.ts';
 import { extractSlices, planeAxes, SLICE_AXES, sliceAxisIndex, type SliceAxis } from './slices.ts';
 import { foregroundMask, fromRealUnits } from './window.ts';
@@ -49,6 +56,13 @@ const IntensitySchema = z.discriminatedUnion('kind', [
     level: z.number().finite().default(40),
     width: positive.default(400),
   }),
+  // Per image: its pLow-th and pHigh-th percentiles -> [-1, 1]; samples come back as display
+  // grey levels 0..255 (the manifest's mapping is linear 0..255 with this window recorded).
+  z.strictObject({
+    kind: z.literal('percentile'),
+    pLow: percent.default(0.5),
+    pHigh: percent.default(99.5),
+  }),
   // Min-max: fixed [low, high] (8-bit data: 0, 255), or fitted as the lowest
   // pLow-th and highest pHigh-th percentile over the training volumes.
   z.strictObject({
@@ -70,6 +84,8 @@ export const PipelineConfigSchema = z
       shape: z.union([z.tuple([dim, dim, dim]), z.tuple([dim, dim])]),
       /** mm per voxel, same rank as shape (in-plane [rows, cols] for 2D). Absent: volumes must share a spacing. */
       spacing: z.array(positive).min(2).max(3).optional(),
+      /** crop: volumes and slices are cropped or padded around the foreground; contain: whole 2D images resized to fit (see the top). */
+      fit: z.enum(['crop', 'contain']).default('crop'),
     }),
     intensity: IntensitySchema,
     /** 2D targets only; default { axis: 'axial', minForeground: 0.05 }. */
@@ -97,7 +113,15 @@ export const PipelineConfigSchema = z
     if (c.slices && shape.length !== 2) {
       ctx.addIssue({ code: 'custom', path: ['slices'], message: 'slices need a 2D target shape [H, W]' });
     }
+    if (c.target.fit === 'contain') {
+      if (shape.length !== 2) ctx.addIssue({ code: 'custom', path: ['target', 'fit'], message: 'contain fits whole 2D images: it needs a 2D target shape [H, W]' });
+      if (spacing) ctx.addIssue({ code: 'custom', path: ['target', 'spacing'], message: 'contain decides the spacing from each image; leave spacing out' });
+      if (c.slices) ctx.addIssue({ code: 'custom', path: ['slices'], message: 'contain takes each image whole: leave slices out' });
+    } else if (c.intensity.kind === 'percentile') {
+      ctx.addIssue({ code: 'custom', path: ['intensity', 'kind'], message: "percentile windows separate images: it needs target.fit 'contain'" });
+    }
     const i = c.intensity;
+    if (i.kind === 'percentile' && !(i.pHigh > i.pLow)) ctx.addIssue({ code: 'custom', path: ['intensity', 'pHigh'], message: 'must be greater than pLow' });
     if (i.kind === 'nyul') {
       try {
         nyulPercentiles(i);
@@ -139,6 +163,8 @@ export interface Prepared {
   /** mm per voxel, same rank as shape. */
   spacing: number[];
   modality?: string;
+  /** 'contain' when each example is one whole image (target.fit), so held-out data is split by image. */
+  fit?: 'contain';
   /** What was done, one line per step and file. */
   report: string[];
 }
@@ -184,7 +210,8 @@ export function preparePipeline(volumes: readonly Volume[], rawConfig: PipelineC
     if (bad) throw new PreprocessError([v.source], `${bad} voxels are not finite numbers`);
   }
   const modality = commonModality(volumes, config);
-  if (opts.mapping && opts.mapping.kind !== config.intensity.kind) {
+  const contain = config.target.fit === 'contain';
+  if (opts.mapping && opts.mapping.kind !== mappingKind(config.intensity.kind)) {
     throw new Error(`the given ${opts.mapping.kind} mapping does not fit intensity.kind ${config.intensity.kind}`);
   }
   const report: string[] = [];
@@ -205,7 +232,10 @@ export function preparePipeline(volumes: readonly Volume[], rawConfig: PipelineC
   // 1. One spacing for all.
   let spacing: number[];
   let grid: Volume[];
-  if (config.target.spacing) {
+  if (contain) {
+    spacing = []; // decided by each image's fit (step 4)
+    grid = [...volumes];
+  } else if (config.target.spacing) {
     const target = config.target.spacing;
     spacing = [...target];
     grid = volumes.map((v) => {
@@ -262,6 +292,14 @@ export function preparePipeline(volumes: readonly Volume[], rawConfig: PipelineC
     mapping = opts.mapping ?? { kind: 'hu-window', level: c.level, width: c.width };
     toModel = (v) => fromRealUnits(v.data, mapping);
     report.push(`hu-window: level ${(mapping as { level: number }).level}, width ${(mapping as { width: number }).width} HU`);
+  } else if (c.kind === 'percentile') {
+    mapping = opts.mapping ?? { kind: 'linear', low: 0, high: 255, unit: '', window: { pLow: c.pLow, pHigh: c.pHigh } };
+    toModel = (v) => {
+      const [lo, hi] = percentiles(v.data, [c.pLow, c.pHigh]);
+      if (!(hi > lo)) throw new PreprocessError([v.source], `percentile window: the image is constant between percentiles ${c.pLow} and ${c.pHigh} (${lo}); nothing to window`);
+      return fromRealUnits(v.data, { kind: 'linear', low: lo, high: hi, unit: '' });
+    };
+    report.push(`percentile: each image's percentiles ${c.pLow}..${c.pHigh} -> [-1, 1]; samples in display grey levels 0..255`);
   } else {
     if (opts.mapping) mapping = opts.mapping;
     else if (c.low !== undefined && c.high !== undefined) mapping = { kind: 'linear', low: c.low, high: c.high, unit: c.unit };
@@ -281,9 +319,24 @@ export function preparePipeline(volumes: readonly Volume[], rawConfig: PipelineC
     report.push(`linear: [${m.low}, ${m.high}] -> [-1, 1]${opts.mapping || c.low !== undefined ? '' : ` (fitted: percentiles ${c.pLow}..${c.pHigh})`}`);
   }
 
-  // 4-5. Crop or pad (and slice).
+  // 4-5. Crop or pad (and slice), or fit whole images.
   const examples: Float32Array[] = [];
   const sources: string[] = [];
+  if (contain) {
+    const shape = config.target.shape as [number, number];
+    const spacings: [number, number][] = [];
+    grid.forEach((v, j) => {
+      const fit = containFit({ ...v, data: toModel(v, j) }, shape, -1);
+      examples.push(fit.data);
+      sources.push(v.source);
+      spacings.push(fit.spacing);
+      report.push(`${v.source}: ${fmt(v.shape.slice(1))} resized to ${fmt(fit.size)} (area average) at offset ${fmt(fit.offset)} of ${fmt(shape)}`);
+    });
+    // One spacing for the manifest: the median image's (radiographs rarely say theirs; PNG defaults to 1 mm).
+    const median = (k: 0 | 1) => spacings.map((s) => s[k]).sort((a, b) => a - b)[spacings.length >> 1];
+    spacing = [median(0), median(1)];
+    return { examples, sources, mapping, shape: [...shape], spacing, ...(modality ? { modality } : {}), fit: 'contain', report };
+  }
   grid.forEach((v, j) => {
     const model = toModel(v, j);
     const target = grid3(v.shape);
@@ -309,6 +362,11 @@ export function preparePipeline(volumes: readonly Volume[], rawConfig: PipelineC
   });
   if (examples.length === 0) throw new PreprocessError(grid.map((v) => v.source), 'no examples: every slice was below the foreground threshold');
   return { examples, sources, mapping, shape: [...config.target.shape], spacing, ...(modality ? { modality } : {}), report };
+}
+
+/** The manifest mapping kind an intensity config produces. */
+function mappingKind(kind: PipelineConfig['intensity']['kind']): IntensityMapping['kind'] {
+  return kind === 'percentile' ? 'linear' : kind;
 }
 
 /**

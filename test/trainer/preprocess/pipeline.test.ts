@@ -162,3 +162,42 @@ describe('preparePipeline', () => {
     expect(() => preparePipeline([image], nyul3d)).toThrow(/img\.png: a 2D image/);
   });
 });
+
+describe('preparePipeline: whole radiographs (target.fit contain, per-image percentile window)', () => {
+  const radiograph = (h: number, w: number, gain: number, source: string) => {
+    const data = new Float32Array(h * w);
+    for (let i = 0; i < data.length; i++) data[i] = gain * ((i % w) + Math.floor(i / w)); // a ramp, exposure `gain`
+    return { data, shape: [1, h, w] as [number, number, number], spacing: [1, 1, 1] as [number, number, number], source };
+  };
+  const config = { modality: 'xray' as const, target: { shape: [32, 32] as [number, number], fit: 'contain' as const }, intensity: { kind: 'percentile' as const, pLow: 0, pHigh: 100 } };
+
+  it('makes one example per image, none cropped or dropped, windowed on its own percentiles', () => {
+    const p = preparePipeline([radiograph(256, 200, 1, 'a.png'), radiograph(100, 300, 40, 'b.png')], config);
+    expect(p.examples).toHaveLength(2);
+    expect(p.sources).toEqual(['a.png', 'b.png']);
+    expect(p.fit).toBe('contain');
+    for (const x of p.examples) {
+      // A different exposure gives the same window: each example spans [-1, 1] inside its fitted region.
+      const inside = [...x].filter((v) => v > -1);
+      expect(Math.max(...inside)).toBeGreaterThan(0.9);
+      expect(Math.min(...x)).toBe(-1);
+    }
+    // b (100 x 300) fits as 11 x 32 rows: the rows above and below are padding.
+    const b = p.examples[1];
+    expect(b.subarray(0, 32).every((v) => v === -1)).toBe(true);
+    expect(b.subarray(16 * 32, 17 * 32).some((v) => v > -1)).toBe(true);
+    // Samples come back as display grey levels, with the window recorded for evaluation.
+    expect(p.mapping).toEqual({ kind: 'linear', low: 0, high: 255, unit: '', window: { pLow: 0, pHigh: 100 } });
+  });
+
+  it('names the file of a constant image', () => {
+    const flat = { ...radiograph(64, 64, 0, 'blank.png') };
+    expect(() => preparePipeline([flat], config)).toThrow(/blank\.png: percentile window: the image is constant/);
+  });
+
+  it('rejects contain with a 3D target or a spacing, and percentile without contain, naming the field', () => {
+    expect(() => parsePipelineConfig({ ...config, target: { shape: [8, 8, 8], fit: 'contain' } })).toThrow(/data\.target\.fit/);
+    expect(() => parsePipelineConfig({ ...config, target: { shape: [8, 8], fit: 'contain', spacing: [1, 1] } })).toThrow(/data\.target\.spacing/);
+    expect(() => parsePipelineConfig({ ...config, target: { shape: [8, 8] } })).toThrow(/data\.intensity\.kind.*contain/);
+  });
+});
