@@ -3,5 +3,5 @@
 import { register } from 'tsx/esm/api';
 
 register();
-const { run } = await import('../sampler/node/main.ts');
+const { run } = await import('../cli/entry.ts');
 await run(process.argv.slice(2));

@@ -2,9 +2,10 @@
 // generate options): one place that turns a zod issue into a message naming
 // the field and what was expected.
 import type { z } from 'zod';
+import { BadInputError } from './errors.ts';
 
 /** A bad setting: `field` is its path (e.g. "model.groups", "steps"), the message `${field}: ${reason}`. */
-export class ConfigError extends Error {
+export class ConfigError extends BadInputError {
   constructor(
     readonly field: string,
     readonly reason: string,

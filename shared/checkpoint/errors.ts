@@ -1,5 +1,6 @@
 // Every checkpoint failure names the file (path or URL) and the reason, so a
 // user can tell a truncated download from a corrupted or hostile checkpoint.
+import { BadInputError } from '../errors.ts';
 
 export interface CheckpointErrorOptions {
   cause?: unknown;
@@ -7,7 +8,7 @@ export interface CheckpointErrorOptions {
   missing?: boolean;
 }
 
-export class CheckpointError extends Error {
+export class CheckpointError extends BadInputError {
   readonly file: string;
   readonly reason: string;
   readonly missing: boolean;

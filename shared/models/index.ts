@@ -21,8 +21,7 @@ export function createModel(kind: string, config: unknown = {}): Model<unknown> 
   return make(config);
 }
 
-export type { Conditioning, Model, Params } from './types.ts';
-export type { ParamSpec } from './params.ts';
+export type { Conditioning, Model, Params, ParamSpec } from './types.ts';
 export { unet2d, type UNet2DConfig } from './unet2d.ts';
 export { unet3d, type UNet3DConfig } from './unet3d.ts';
 export { vdmScore, type VdmScoreConfig } from './vdm-score.ts';

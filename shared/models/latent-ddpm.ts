@@ -16,8 +16,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { ConfigError, parseConfig } from '../config.ts';
-import { initParams, type ParamSpec } from './params.ts';
-import type { Model, Params } from './types.ts';
+import { initParams } from './params.ts';
+import type { Model, Params, ParamSpec } from './types.ts';
 import { unet3d, type UNet3DConfig } from './unet3d.ts';
 import { checkInput, inputProblem, type InputSpec } from './validate.ts';
 import { isSamplingParam, vqgan3d, type Vqgan3dConfig } from './vqgan3d/index.ts';

@@ -8,7 +8,7 @@
 // returns a new tensor; callers wrap blocks in tf.tidy.
 import * as tf from '@tensorflow/tfjs-core';
 import { param, ParamList } from './params.ts';
-import type { Params } from './types.ts';
+import type { Film, Params } from './types.ts';
 
 /** 'same' padding as TensorFlow computes it: [before, after] along one axis. */
 function samePadding(size: number, k: number, stride: number): [number, number] {
@@ -108,11 +108,6 @@ export function silu(x: tf.Tensor): tf.Tensor {
   return tf.tidy(() => tf.mul(x, tf.sigmoid(x)));
 }
 
-/** FiLM conditioning (Perez et al. 2018) applied after a norm: y (1 + scale) + shift, scale and shift [B, C]. */
-export interface Film {
-  scale: tf.Tensor2D;
-  shift: tf.Tensor2D;
-}
 
 /**
  * Below this many elements a tensor is cheap to copy or transpose and the

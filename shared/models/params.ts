@@ -6,22 +6,8 @@
 // checkpoint's tensors against the config without running the network.
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '../rng.ts';
-import type { Params } from './types.ts';
+import type { InitKind, Params, ParamSpec } from './types.ts';
 
-/**
- * normal: N(0, 1/fanIn) (LeCun), keeps activations O(1) through the network;
- * zeros: residual-branch outputs and final layers (Goyal et al. 2017, Ho et al. 2020), so
- * an untrained block is the identity; ones: normalisation gains.
- */
-export type InitKind = 'normal' | 'zeros' | 'ones';
-
-export interface ParamSpec {
-  name: string;
-  shape: number[];
-  init: InitKind;
-  /** Inputs feeding one output unit (for 'normal'). */
-  fanIn: number;
-}
 
 /** Collects a model's parameter list; the helpers name tensors the way layers.ts reads them. */
 export class ParamList {

@@ -5,9 +5,28 @@
 // stable, dot-separated paths ("down.0.res.1.conv1.w") that the checkpoint
 // format stores verbatim.
 import type * as tf from '@tensorflow/tfjs-core';
-import type { Film } from './layers.ts';
-import type { ParamSpec } from './params.ts';
 import type { InputSpec } from './validate.ts';
+
+/**
+ * normal: N(0, 1/fanIn) (LeCun), keeps activations O(1) through the network;
+ * zeros: residual-branch outputs and final layers (Goyal et al. 2017, Ho et al. 2020), so
+ * an untrained block is the identity; ones: normalisation gains.
+ */
+export type InitKind = 'normal' | 'zeros' | 'ones';
+
+export interface ParamSpec {
+  name: string;
+  shape: number[];
+  init: InitKind;
+  /** Inputs feeding one output unit (for 'normal'). */
+  fanIn: number;
+}
+
+/** FiLM conditioning (Perez et al. 2018) applied after a norm: y (1 + scale) + shift, scale and shift [B, C]. */
+export interface Film {
+  scale: tf.Tensor2D;
+  shift: tf.Tensor2D;
+}
 
 /** name -> tensor. A Map, never an object, so no name can reach a prototype. */
 export type Params = Map<string, tf.Tensor>;

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../sampler/cli.ts';
+import { main } from '../../cli/main.ts';
 import { decodeNifti } from '../../trainer/data/nifti.ts';
 
 const FIXTURES = new URL('../fixtures/nifti/', import.meta.url).pathname;

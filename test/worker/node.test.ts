@@ -19,7 +19,7 @@ import { urlSource } from '../../sampler/url-source.ts';
 import { fromBase64 } from '../../worker/http/base64.ts';
 import { readSse } from '../../worker/http/sse.ts';
 import { startServer, type RunningServer } from '../../worker/node.ts';
-import { serve } from '../../worker/node/serve-command.ts';
+import { serve } from '../../cli/serve.ts';
 import { tinyCheckpointFiles } from './fixtures.ts';
 
 const TSX_CLI = createRequire(import.meta.url).resolve('tsx/cli');
@@ -207,7 +207,7 @@ describe('medsynth serve', () => {
   });
 
   it('as a process: starts, lists, samples a PNG, and exits 0 on SIGTERM', async () => {
-    const code = "import('./worker/node/serve-command.ts').then((m) => m.serve(process.argv.slice(1), console.log))";
+    const code = "import('./cli/serve.ts').then((m) => m.serve(process.argv.slice(1), console.log))";
     const child = spawn(process.execPath, [TSX_CLI, '-e', code, '--', '--models', dir, '--port', '0', '--host', '127.0.0.1', '--backend', 'cpu'], {
       cwd: fileURLToPath(new URL('../..', import.meta.url)),
       env: { ...process.env, MEDSYNTH_API_KEY: '' },

@@ -13,11 +13,11 @@ import { AwsV4Signer } from 'aws4fetch';
 import { Miniflare } from 'miniflare';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { CheckpointError } from '../../shared/checkpoint/index.ts';
-import { UsageError } from '../../sampler/cli.ts';
+import { BadInputError } from '../../shared/errors.ts';
 import { loadModel } from '../../sampler/load.ts';
 import { writeCheckpointFolder } from '../../sampler/node/checkpoint-folder.ts';
 import { bundleWorker } from '../../worker/bundle.ts';
-import { publish } from '../../worker/node/publish-command.ts';
+import { publish } from '../../cli/publish.ts';
 import { tinyCheckpointFiles } from './fixtures.ts';
 
 interface Put {
@@ -137,7 +137,7 @@ describe('publish to R2 (S3 API)', () => {
 
   it('names the missing environment variables before reading anything', async () => {
     const err = await publish([dirOf('tiny'), '--bucket', BUCKET], quiet, { R2_ACCESS_KEY_ID: KEY_ID }).catch((e) => e);
-    expect(err).toBeInstanceOf(UsageError);
+    expect(err).toBeInstanceOf(BadInputError);
     expect(err.message).toBe(
       'publishing to R2 needs R2_ACCOUNT_ID, R2_ACCESS_KEY_ID, R2_SECRET_ACCESS_KEY in the environment (missing: R2_ACCOUNT_ID, R2_SECRET_ACCESS_KEY); or use --local',
     );
@@ -166,7 +166,7 @@ describe('publish to R2 (S3 API)', () => {
     ];
     for (const [args, message] of cases) {
       const err = await publish(args, quiet, env).catch((e) => e);
-      expect(err, args.join(' ')).toBeInstanceOf(UsageError);
+      expect(err, args.join(' ')).toBeInstanceOf(BadInputError);
       expect(err.message).toMatch(message);
     }
     expect(puts).toEqual([]);

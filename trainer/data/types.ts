@@ -5,6 +5,8 @@
 // W fastest. Anything a reader changed or dropped on the way (a 4D file cut to
 // its first volume, RGB folded to luminance) is said in `notes`, never silent.
 
+import { BadInputError } from '../../shared/errors.ts';
+
 export interface Volume {
   /** Row-major float32 voxels in the file's real units (after rescale slope/intercept; HU for CT). */
   data: Float32Array;
@@ -20,7 +22,7 @@ export interface Volume {
 }
 
 /** A file that cannot be read: the message is `${file}: ${reason}`. */
-export class ReadError extends Error {
+export class ReadError extends BadInputError {
   readonly file: string;
   readonly reason: string;
 

@@ -14,7 +14,7 @@ import { latentDdpm, UNET_PREFIX, VQGAN_PREFIX } from '../../shared/models/laten
 import type { Params } from '../../shared/models/types.ts';
 import { isSamplingParam } from '../../shared/models/vqgan3d/index.ts';
 import { folderSource } from '../../sampler/node/folder-source.ts';
-import type { RunRecord } from '../cli-common.ts';
+import type { RunRecord } from '../run-record.ts';
 import { exportCheckpoint } from '../export.ts';
 import { runCheckpoint } from '../run.ts';
 import type { Trainer } from '../trainer.ts';

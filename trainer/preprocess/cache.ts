@@ -22,7 +22,7 @@ import { mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/pr
 import { endianness } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Prepared } from './pipeline.ts';
+import type { Prepared } from './prepared.ts';
 
 /** Bump when preprocessing changes its output for the same inputs and config. */
 export const CACHE_VERSION = 1;

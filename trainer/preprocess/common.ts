@@ -1,9 +1,10 @@
 // Helpers shared by the preprocessing steps: the error they throw, volume
 // checks, and exact percentiles (numpy's default "linear" definition).
+import { BadInputError } from '../../shared/errors.ts';
 import type { Volume } from '../data/types.ts';
 
 /** A volume (or set of volumes) preprocessing cannot use; the message names the file(s) and the reason. */
-export class PreprocessError extends Error {
+export class PreprocessError extends BadInputError {
   constructor(
     readonly sources: readonly string[],
     readonly reason: string,

@@ -28,6 +28,7 @@ import { parseConfig } from '../../shared/config.ts';
 import type { IntensityMapping } from '../../shared/intensity.ts';
 import type { Volume } from '../data/types.ts';
 import { cacheKey, cached, type CacheOptions } from './cache.ts';
+import type { Prepared } from './prepared.ts';
 import { assertVolume, fmt, percentiles, PreprocessError, type Shape3 } from './common.ts';
 import { DECILES, nyulLandmarks, nyulMapping, nyulPercentiles, nyulToModel, piecewiseLinear, standardScale, type NyulFit } from './nyul.ts';
 import { containFit } from './fit-image.ts';
@@ -148,25 +149,6 @@ export type PipelineConfigInput = z.input<typeof PipelineConfigSchema>;
 /** Validates and fills defaults; throws a ConfigError naming the field (`data.target.shape`, ...). */
 export function parsePipelineConfig(raw: unknown, prefix = 'data'): PipelineConfig {
   return parseConfig(PipelineConfigSchema, raw, prefix);
-}
-
-/** What the pipeline hands to training (and the cache stores). */
-export interface Prepared {
-  /** Model-space examples in [-1, 1], each of `shape` (row-major, last axis fastest). */
-  examples: Float32Array[];
-  /** Where each example came from (`file`, or `file#axial=12` for a slice). */
-  sources: string[];
-  /** For the checkpoint manifest's `data.intensity`: model space -> real units. */
-  mapping: IntensityMapping;
-  /** The target shape: [D, H, W] or [H, W]. */
-  shape: number[];
-  /** mm per voxel, same rank as shape. */
-  spacing: number[];
-  modality?: string;
-  /** 'contain' when each example is one whole image (target.fit), so held-out data is split by image. */
-  fit?: 'contain';
-  /** What was done, one line per step and file. */
-  report: string[];
 }
 
 export interface PrepareOptions {

@@ -4,6 +4,7 @@
 // against the bytes it received and stores with the object. So shards stream
 // from disk unbuffered: their hashes come from the verified manifest.
 import { Readable } from 'node:stream';
+import { BadInputError } from '../../shared/errors.ts';
 import { AwsV4Signer } from 'aws4fetch';
 import type { PublishObject } from './verify.ts';
 import type { PublishTarget } from './target.ts';
@@ -23,7 +24,7 @@ export interface S3Options {
 }
 
 /** A configuration problem (missing or malformed environment): the CLI reports it as a usage error. */
-export class S3ConfigError extends Error {}
+export class S3ConfigError extends BadInputError {}
 
 /** Options from R2_ACCOUNT_ID (or R2_ENDPOINT), R2_ACCESS_KEY_ID, R2_SECRET_ACCESS_KEY. */
 export function s3OptionsFromEnv(bucket: string, env: NodeJS.ProcessEnv): S3Options {

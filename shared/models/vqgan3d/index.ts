@@ -8,8 +8,8 @@
 // decoder and the codebook; the encoder turns training volumes into latents.
 import type * as tf from '@tensorflow/tfjs-core';
 import type { Triple } from '../layers3d.ts';
-import { initParams, param, ParamList, type ParamSpec } from '../params.ts';
-import type { Params } from '../types.ts';
+import { initParams, param, ParamList } from '../params.ts';
+import type { Params, ParamSpec } from '../types.ts';
 import { quantize } from './codebook.ts';
 import { parseVqgan3dConfig, type Vqgan3dConfig } from './config.ts';
 import { decode, declareDecoder } from './decoder.ts';

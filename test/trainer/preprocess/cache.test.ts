@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cached, cacheKey, canonicalJson, CorruptEntryError, readEntry, writeEntry, type CacheStatus } from '../../../trainer/preprocess/cache.ts';
-import { prepareCached, type Prepared } from '../../../trainer/preprocess/pipeline.ts';
+import { prepareCached } from '../../../trainer/preprocess/pipeline.ts';
+import type { Prepared } from '../../../trainer/preprocess/prepared.ts';
 import { layeredSphere } from './phantoms.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'medsynth-cache-'));

@@ -3,10 +3,11 @@
 // [D, H, W] (single channel, W fastest). Options go through zod schemas and
 // parseConfig (a ConfigError naming the option); the data through these
 // checks (a MetricError naming the argument).
+import { BadInputError } from '../../../shared/errors.ts';
 import { percentileOfSorted } from '../../preprocess/common.ts';
 
 /** Data a metric cannot use: `param` names the argument (e.g. "b", "train[3]", "shape"); the message is `${param}: ${reason}`. */
-export class MetricError extends Error {
+export class MetricError extends BadInputError {
   constructor(
     readonly param: string,
     readonly reason: string,

@@ -1,8 +1,7 @@
-// What the training commands share: the run record (run.json), the progress
-// bar, and stopping cleanly on Ctrl-C / SIGTERM.
+// A run folder's own record (run.json): what the run was asked to do, so
+// `--resume`, `encode` and `export` need no repeats.
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import cliProgress from 'cli-progress';
 import { ConfigError } from '../shared/config.ts';
 import type { RunConfig } from './run-config.ts';
 
@@ -34,28 +33,5 @@ export async function readRunRecord(runDir: string): Promise<RunRecord> {
     return JSON.parse(text) as RunRecord;
   } catch (e) {
     throw new ConfigError(path, `not valid JSON (${(e as Error).message})`);
-  }
-}
-
-/** A training progress bar on a terminal (none with --quiet or when stderr is not a TTY). */
-export function trainingBar(quiet: boolean | undefined, label: string) {
-  if (quiet || !process.stderr.isTTY) return undefined;
-  return new cliProgress.SingleBar(
-    { stream: process.stderr, format: `${label} [{bar}] {value}/{total} steps | loss {loss} | {rate} steps/s | {eta_formatted} left`, hideCursor: true },
-    cliProgress.Presets.shades_classic,
-  );
-}
-
-/** Runs `f` with a signal that Ctrl-C / SIGTERM abort (the run loops save and return). */
-export async function withStopSignal<T>(f: (signal: AbortSignal) => Promise<T>): Promise<T> {
-  const ctrl = new AbortController();
-  const stop = () => ctrl.abort();
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
-  try {
-    return await f(ctrl.signal);
-  } finally {
-    process.off('SIGINT', stop);
-    process.off('SIGTERM', stop);
   }
 }

@@ -1,17 +1,19 @@
 // `medsynth train --config <VQ-GAN preset>`: the data pipeline (the same
 // `--data` entries, preprocessing and held-out rules as diffusion training),
-// a VqganTrainer, and the run loop. Called by trainer/cli.ts.
+// a VqganTrainer, and the run loop. Called by cli/train.ts.
 import { join } from 'node:path';
-import { ConfigError } from '../../shared/config.ts';
-import { writeFileAtomic } from '../../sampler/node/atomic-file.ts';
-import { RUN_JSON, trainingBar, withStopSignal, type RunRecord } from '../cli-common.ts';
-import type { OnBadFile } from '../data/index.ts';
-import { prepareTrainingData } from '../dataset.ts';
-import { getPreset } from '../presets.ts';
-import { applyOverrides, deepMerge, trainSettings, trainSpec } from '../run-config.ts';
-import { runCheckpoint } from '../run.ts';
-import { splitVqganTrain, runVqganTraining } from './run.ts';
-import { VqganTrainer } from './trainer.ts';
+import { ConfigError } from '../shared/config.ts';
+import { CancelledError } from '../shared/errors.ts';
+import { writeFileAtomic } from '../sampler/node/atomic-file.ts';
+import { RUN_JSON, type RunRecord } from '../trainer/run-record.ts';
+import { trainingBar, withStopSignal } from './args.ts';
+import type { OnBadFile } from '../trainer/data/index.ts';
+import { prepareTrainingData } from '../trainer/dataset.ts';
+import { getPreset } from '../trainer/presets.ts';
+import { applyOverrides, deepMerge, trainSettings, trainSpec } from '../trainer/run-config.ts';
+import { runCheckpoint } from '../trainer/run.ts';
+import { splitVqganTrain, runVqganTraining } from '../trainer/vqgan/run.ts';
+import { VqganTrainer } from '../trainer/vqgan/trainer.ts';
 
 export interface VqganCommandOptions {
   /** Continue the run in `out` (its run.json is `record`); `sets` are its train.* overrides. */
@@ -60,7 +62,8 @@ export async function trainVqgan(record: RunRecord, out: string, opts: VqganComm
         }),
       );
       bar?.stop();
-      log(interrupted ? `stopped at step ${t.step}; continue with --resume` : `done: ${t.step} steps; make latents with medsynth encode ${out} --out <latents>`);
+      if (interrupted) throw new CancelledError(`stopped at step ${t.step} (checkpoint saved); continue with --resume`);
+      log(`done: ${t.step} steps; make latents with medsynth encode ${out} --out <latents>`);
     } finally {
       bar?.stop();
     }

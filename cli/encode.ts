@@ -7,20 +7,20 @@
 // rules (its run config), from its `--data` entries unless others are given.
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ConfigError } from '../../shared/config.ts';
-import { codebookRange, scaleLatents } from '../../shared/models/latent-ddpm.ts';
-import { CODEBOOK } from '../../shared/models/vqgan3d/index.ts';
-import { parseBackendName, selectBackend } from '../../sampler/backend.ts';
-import { writeCheckpointFolder } from '../../sampler/node/checkpoint-folder.ts';
-import { readRunRecord } from '../cli-common.ts';
-import { parseOnBadFile } from '../data/index.ts';
-import { prepareTrainingData } from '../dataset.ts';
-import { getPreset, VQGAN_STAGE } from '../presets.ts';
-import { trainSpec } from '../run-config.ts';
-import { runCheckpoint } from '../run.ts';
-import type { ExampleSet } from '../trainer.ts';
-import { VqganTrainer } from '../vqgan/trainer.ts';
-import { encodeLatents, manifestHash, type LatentSplit } from './latents.ts';
+import { ConfigError } from '../shared/config.ts';
+import { codebookRange, scaleLatents } from '../shared/models/latent-ddpm.ts';
+import { CODEBOOK } from '../shared/models/vqgan3d/index.ts';
+import { parseBackendName, selectBackend } from '../sampler/backend.ts';
+import { writeCheckpointFolder } from '../sampler/node/checkpoint-folder.ts';
+import { readRunRecord } from '../trainer/run-record.ts';
+import { parseOnBadFile } from '../trainer/data/index.ts';
+import { prepareTrainingData } from '../trainer/dataset.ts';
+import { getPreset, VQGAN_STAGE } from '../trainer/presets.ts';
+import { trainSpec } from '../trainer/run-config.ts';
+import { runCheckpoint } from '../trainer/run.ts';
+import type { ExampleSet } from '../trainer/trainer.ts';
+import { VqganTrainer } from '../trainer/vqgan/trainer.ts';
+import { encodeLatents, manifestHash, type LatentSplit } from '../trainer/latent/latents.ts';
 
 export async function encode(args: string[], log: (s: string) => void): Promise<void> {
   const { values, positionals } = parseArgs({

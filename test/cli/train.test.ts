@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { decode } from 'fast-png';
 import { writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../sampler/cli.ts';
+import { main } from '../../cli/main.ts';
 import { decodeNifti } from '../../trainer/data/nifti.ts';
 
 const FIXTURES = new URL('../fixtures/nifti/', import.meta.url).pathname;

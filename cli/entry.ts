@@ -1,6 +1,6 @@
 // Process entry for the CLI: quiet tfjs's console banner, run, set the exit code.
 import * as tf from '@tensorflow/tfjs-core';
-import { main } from '../cli.ts';
+import { main } from './main.ts';
 
 export async function run(argv: string[]): Promise<void> {
   // `medsynth inspect ... | head` closes the pipe early: that is not an error.

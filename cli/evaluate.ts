@@ -3,13 +3,13 @@
 // <dir>/report.json and <dir>/grid.png (real held-out and generated rows).
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ConfigError } from '../../shared/config.ts';
-import { parseBackendName, selectBackend } from '../../sampler/backend.ts';
-import { loadModel } from '../../sampler/load.ts';
-import { writeFileAtomic } from '../../sampler/node/atomic-file.ts';
-import { parseOnBadFile } from '../data/index.ts';
-import { prepareEvaluationData } from '../dataset.ts';
-import { evaluateCheckpoint } from './evaluate.ts';
+import { ConfigError } from '../shared/config.ts';
+import { parseBackendName, selectBackend } from '../sampler/backend.ts';
+import { loadModel } from '../sampler/load.ts';
+import { writeFileAtomic } from '../sampler/node/atomic-file.ts';
+import { parseOnBadFile } from '../trainer/data/index.ts';
+import { prepareEvaluationData } from '../trainer/dataset.ts';
+import { evaluateCheckpoint } from '../trainer/evaluate/evaluate.ts';
 
 const count = (name: string, v: string | undefined): number | undefined => {
   if (v === undefined) return undefined;

@@ -7,7 +7,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_MODEL, main } from '../../sampler/cli.ts';
+import { DEFAULT_MODEL, main } from '../../cli/main.ts';
 import { generate } from '../../sampler/generate.ts';
 import { loadModel } from '../../sampler/load.ts';
 import { writeCheckpointFolder } from '../../sampler/node/checkpoint-folder.ts';
@@ -237,7 +237,7 @@ describe('errors: exit 2, one line, no stack trace, no output file', () => {
     expect(r.code).toBe(2);
     expect(r.err[0]).toMatch(/^medsynth: sampler: /);
     expect(r.err.length).toBeGreaterThanOrEqual(2);
-    expect(r.err.slice(1).join('\n')).toMatch(/\n\s+at .*cli\.ts:\d+/);
+    expect(r.err.slice(1).join('\n')).toMatch(/\n\s+at .*cli[\\/]\w+\.ts:\d+/);
   });
 
   it('a negative --steps written as a separate value: one line, not parseArgs\'s three', async () => {

@@ -7,22 +7,24 @@
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../shared/config.ts';
+import { CancelledError } from '../shared/errors.ts';
 import { parseBackendName, selectBackend } from '../sampler/backend.ts';
 import { writeFileAtomic } from '../sampler/node/atomic-file.ts';
 import { writeCheckpointFolder } from '../sampler/node/checkpoint-folder.ts';
 import { folderSource } from '../sampler/node/folder-source.ts';
-import { exists, readRunRecord, RUN_JSON, trainingBar, withStopSignal, type RunRecord } from './cli-common.ts';
-import { parseOnBadFile } from './data/index.ts';
-import { prepareTrainingData, type TrainingData } from './dataset.ts';
-import { exportCheckpoint } from './export.ts';
-import { exportLatentRun } from './latent/export.ts';
-import { loadLatents, type Latents } from './latent/latents.ts';
-import { latentTrainSpec } from './latent/train-spec.ts';
-import { getPreset, LATENT_STAGE, VQGAN_STAGE } from './presets.ts';
-import { applyOverrides, loadRunConfig, trainSettings, trainSpec } from './run-config.ts';
-import { RUN_FILES, runCheckpoint, runTraining } from './run.ts';
-import { Trainer } from './trainer.ts';
-import { trainVqgan } from './vqgan/cli.ts';
+import { exists, readRunRecord, RUN_JSON, type RunRecord } from '../trainer/run-record.ts';
+import { trainingBar, withStopSignal } from './args.ts';
+import { parseOnBadFile } from '../trainer/data/index.ts';
+import { prepareTrainingData, type TrainingData } from '../trainer/dataset.ts';
+import { exportCheckpoint } from '../trainer/export.ts';
+import { exportLatentRun } from '../trainer/latent/export.ts';
+import { loadLatents, type Latents } from '../trainer/latent/latents.ts';
+import { latentTrainSpec } from '../trainer/latent/train-spec.ts';
+import { getPreset, LATENT_STAGE, VQGAN_STAGE } from '../trainer/presets.ts';
+import { applyOverrides, loadRunConfig, trainSettings, trainSpec } from '../trainer/run-config.ts';
+import { RUN_FILES, runCheckpoint, runTraining } from '../trainer/run.ts';
+import { Trainer } from '../trainer/trainer.ts';
+import { trainVqgan } from './train-vqgan.ts';
 
 /** Reads the latents folder a latent DDPM run trains on; with `expected`, it must be that exact folder (by hash). */
 async function latentsFor(path: string, expected?: string): Promise<Latents> {
@@ -127,7 +129,9 @@ export async function train(args: string[], log: (s: string) => void): Promise<v
         }),
       );
       bar?.stop();
-      log(interrupted ? `stopped at step ${t.step}; continue with --resume` : `done: ${t.step} steps; export with medsynth export ${out}`);
+      // Stopped runs exit 130, so `train && export` never exports an unfinished run.
+      if (interrupted) throw new CancelledError(`stopped at step ${t.step} (checkpoint saved); continue with --resume`);
+      log(`done: ${t.step} steps; export with medsynth export ${out}`);
     } finally {
       bar?.stop();
     }

@@ -7,22 +7,22 @@
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { parseBackendName } from '../../sampler/backend.ts';
-import { UsageError } from '../../sampler/cli.ts';
-import { startServer, type RunningServer } from '../node.ts';
+import { parseBackendName } from '../sampler/backend.ts';
+import { BadInputError } from '../shared/errors.ts';
+import { startServer, type RunningServer } from '../worker/node.ts';
 
-const DEFAULT_MODELS_DIR = fileURLToPath(new URL('../../models', import.meta.url));
+const DEFAULT_MODELS_DIR = fileURLToPath(new URL('../models', import.meta.url));
 
 export async function serve(args: string[], log: (s: string) => void, env = process.env): Promise<RunningServer> {
   const { values } = parseArgs({
     args,
     options: { models: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' }, backend: { type: 'string' }, workers: { type: 'string' } },
   });
-  if (values.workers !== undefined && !/^([1-9]\d?)$/.test(values.workers)) throw new UsageError(`--workers must be an integer in [1, 99], got "${values.workers}"`);
+  if (values.workers !== undefined && !/^([1-9]\d?)$/.test(values.workers)) throw new BadInputError(`--workers must be an integer in [1, 99], got "${values.workers}"`);
   const workers = values.workers === undefined ? availableParallelism() : Number(values.workers);
   const port = Number(values.port ?? 8787);
   if ((values.port !== undefined && !/^\d{1,5}$/.test(values.port)) || port > 65535) {
-    throw new UsageError(`--port must be an integer in [0, 65535], got "${values.port}"`);
+    throw new BadInputError(`--port must be an integer in [0, 65535], got "${values.port}"`);
   }
   const backend = values.backend === undefined ? undefined : parseBackendName(values.backend);
   const modelsDir = values.models ?? DEFAULT_MODELS_DIR;

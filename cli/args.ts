@@ -1,0 +1,60 @@
+// What the subcommands share: number options, progress bars, and stopping
+// cleanly on Ctrl-C / SIGTERM. Bad values are BadInputErrors (exit 2).
+import cliProgress from 'cli-progress';
+import { BadInputError } from '../shared/errors.ts';
+
+/** A non-negative integer option, or undefined when absent. */
+export function int(name: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v)) throw new BadInputError(`--${name} must be a non-negative integer, got "${v}"`);
+  return Number(v);
+}
+
+/** A finite number option, or undefined when absent. */
+export function num(name: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n)) throw new BadInputError(`--${name} must be a number, got "${v}"`);
+  return n;
+}
+
+/** Runs `f`, turning any error it throws into a BadInputError prefixed with `what`. */
+export function asBadInput<T>(what: string, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    throw new BadInputError(`${what}${(e as Error).message}`, { cause: e });
+  }
+}
+
+/** A progress bar on a terminal (none with --quiet or when stderr is not a TTY). */
+export function progressBar(quiet: boolean, label: string) {
+  if (quiet || !process.stderr.isTTY) return undefined;
+  return new cliProgress.SingleBar(
+    { stream: process.stderr, format: `${label} [{bar}] {percentage}% | {value}/{total} {unit} | {eta_formatted} left`, hideCursor: true },
+    cliProgress.Presets.shades_classic,
+  );
+}
+
+/** A training progress bar on a terminal (none with --quiet or when stderr is not a TTY). */
+export function trainingBar(quiet: boolean | undefined, label: string) {
+  if (quiet || !process.stderr.isTTY) return undefined;
+  return new cliProgress.SingleBar(
+    { stream: process.stderr, format: `${label} [{bar}] {value}/{total} steps | loss {loss} | {rate} steps/s | {eta_formatted} left`, hideCursor: true },
+    cliProgress.Presets.shades_classic,
+  );
+}
+
+/** Runs `f` with a signal that Ctrl-C / SIGTERM abort (the run loops save and return). */
+export async function withStopSignal<T>(f: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const ctrl = new AbortController();
+  const stop = () => ctrl.abort();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  try {
+    return await f(ctrl.signal);
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+  }
+}

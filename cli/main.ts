@@ -1,0 +1,70 @@
+// The `medsynth` command line: one dispatcher over the subcommands in this
+// folder. An error's own kind (shared/errors.ts) decides the exit code: bad
+// input 2, cancelled 130, any other failure 1. One line on stderr; stack
+// traces only with --verbose.
+import { errorKind, type ErrorKind } from '../shared/errors.ts';
+import { BACKEND_NAMES } from '../sampler/backend.ts';
+import { PRESETS } from '../trainer/presets.ts';
+import { BadInputError } from '../shared/errors.ts';
+import { DEFAULT_MODEL, init, inspect, sample } from './sample.ts';
+
+export { DEFAULT_MODEL };
+
+/** The documented exit code of each kind of error (README "Exit codes"). */
+export const EXIT_CODES: Record<ErrorKind, number> = { 'bad-input': 2, failure: 1, cancelled: 130 };
+
+const USAGE = `usage:
+  medsynth sample [--model <dir|url>] --out <file.png|file.nii|file.nii.gz>
+                  [--count N] [--steps N] [--sampler ddpm|ddim|dpm-solver++|vdm] [--eta E]
+                  [--seed N] [--guidance W] [--label NAME|INDEX] [--backend ${BACKEND_NAMES.join('|')}]
+                  [--workers N]  (threads for several images; default one per core)
+  medsynth inspect <dir|url>
+  medsynth serve [--models <dir>] [--port N] [--host H] [--backend ${BACKEND_NAMES.join('|')}] [--workers N]
+                  HTTP API and demo page (API key from MEDSYNTH_API_KEY, if set)
+  medsynth publish <dir> --bucket <name> [--prefix <model id>] [--local] [--persist-to <dir>]
+                  uploads a verified checkpoint to R2 (R2_ACCOUNT_ID, R2_ACCESS_KEY_ID, R2_SECRET_ACCESS_KEY)
+  medsynth train --config <preset|file.json> --data <[label=]path>... --out <run dir>
+                  [--set field=value]... [--steps N] [--resume] [--on-bad-file skip|fail] [--backend B]
+                  [--init <checkpoint dir>]  (warm start: a new run from an exported model's weights)
+  medsynth train --config <latent DDPM preset> --latents <dir> --out <run dir> [--set field=value]...
+  medsynth encode <VQ-GAN run dir> --out <latents dir> [--data <[label=]path>...] [--backend B]
+                  latents of the run's training and held-out volumes, scaled to [-1, 1]
+  medsynth export <run dir> --out <dir> [--quantize int8|fp16|fp32] [--vqgan <VQ-GAN run dir>]
+  medsynth evaluate <dir|url> --data <[label=]path>... --out <dir> [--reference <fp32 dir>]
+                  [--count N] [--steps N] [--sampler S] [--seed N] [--backend B]
+                  held-out loss, MS-SSIM, SWD, memorisation, int8 vs fp32: report.json + grid.png
+  medsynth init --preset <name> --out <dir> [--seed N] [--quantization fp32|fp16|int8]
+                  writes an untrained checkpoint (presets: ${Object.keys(PRESETS).join(', ')})
+--model defaults to the embedded default model (models/default).
+options: --verbose (stack traces), --quiet (no progress), --help`;
+
+/** Runs the CLI; returns the exit code. */
+export async function main(argv: string[], log = (s: string) => console.log(s), err = (s: string) => console.error(s)): Promise<number> {
+  const [command, ...rest] = argv;
+  const verbose = rest.includes('--verbose');
+  try {
+    if (!command || command === '--help' || command === 'help' || rest.includes('--help')) {
+      log(USAGE);
+      return command ? 0 : 2;
+    }
+    if (command === 'sample') await sample(rest, log);
+    else if (command === 'inspect') await inspect(rest, log);
+    else if (command === 'init') await init(rest, log);
+    // Imported lazily: the server pulls in hono, training the trainer; `--help` and `sample` load neither.
+    else if (command === 'serve') await (await import('./serve.ts')).serve(rest, log);
+    else if (command === 'train') await (await import('./train.ts')).train(rest, log);
+    else if (command === 'export') await (await import('./train.ts')).exportRun(rest, log);
+    else if (command === 'encode') await (await import('./encode.ts')).encode(rest, log);
+    else if (command === 'evaluate') await (await import('./evaluate.ts')).evaluate(rest, log);
+    else if (command === 'publish') await (await import('./publish.ts')).publish(rest, log);
+    else throw new BadInputError(`unknown command "${command}" (commands: sample, inspect, init, train, encode, export, evaluate, serve, publish; see --help)`);
+    return 0;
+  } catch (e) {
+    const error = e instanceof Error ? e : new Error(String(e));
+    // One line (parseArgs's messages can span several); the rest with --verbose.
+    err(`medsynth: ${error.message.split('\n')[0]}`);
+    if (verbose && error.stack) err(error.stack);
+    if (verbose && error.cause instanceof Error && error.cause.stack) err(`caused by: ${error.cause.stack}`);
+    return EXIT_CODES[errorKind(e)];
+  }
+}

@@ -1,0 +1,140 @@
+// `medsynth sample`, `inspect` and `init`: the sampling-side commands.
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { BadInputError, CancelledError } from '../shared/errors.ts';
+import { parseBackendName, selectBackend } from '../sampler/backend.ts';
+import { encodeByExtension, outputFormat } from '../sampler/encode/index.ts';
+import { generate, planGeneration, type GenerateProgress } from '../sampler/generate.ts';
+import { loadModel, resolveSource } from '../sampler/load.ts';
+import { inspectCheckpoint } from '../sampler/inspect.ts';
+import { writeFileAtomic } from '../sampler/node/atomic-file.ts';
+import { writeCheckpointFolder } from '../sampler/node/checkpoint-folder.ts';
+import { createSamplerPool } from '../sampler/node/pool.ts';
+import { PRESETS } from '../trainer/presets.ts';
+import { untrainedCheckpoint } from '../trainer/untrained.ts';
+import { asBadInput, int, num, progressBar } from './args.ts';
+
+/** The checkpoint shipped with the project, used when --model is not given. */
+export const DEFAULT_MODEL = fileURLToPath(new URL('../models/default', import.meta.url));
+
+export async function sample(args: string[], log: (s: string) => void): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      model: { type: 'string' },
+      out: { type: 'string' },
+      count: { type: 'string' },
+      steps: { type: 'string' },
+      sampler: { type: 'string' },
+      eta: { type: 'string' },
+      seed: { type: 'string' },
+      guidance: { type: 'string' },
+      label: { type: 'string' },
+      backend: { type: 'string' },
+      workers: { type: 'string' },
+      quiet: { type: 'boolean' },
+      verbose: { type: 'boolean' },
+    },
+  });
+  const modelSource = values.model ?? DEFAULT_MODEL;
+  if (!values.out) throw new BadInputError('--out <file.png|file.nii.gz> is required');
+  const out = values.out;
+  asBadInput(`--out ${out}: `, () => outputFormat(out));
+  const backendName = values.backend === undefined ? undefined : asBadInput('', () => parseBackendName(values.backend!));
+  const quiet = values.quiet ?? false;
+  const label = values.label === undefined ? undefined : /^\d+$/.test(values.label) ? Number(values.label) : values.label;
+  const options = {
+    count: int('count', values.count),
+    steps: int('steps', values.steps),
+    sampler: values.sampler as never,
+    eta: num('eta', values.eta),
+    seed: int('seed', values.seed),
+    guidance: num('guidance', values.guidance),
+    label,
+  };
+  const workers = int('workers', values.workers);
+  if (workers === 0) throw new BadInputError('--workers must be at least 1');
+
+  // Ctrl-C from here on cancels cleanly (exit 130, no file), during loading too.
+  const ctrl = new AbortController();
+  const onSignal = () => ctrl.abort();
+  process.once('SIGINT', onSignal);
+  try {
+    const backend = await selectBackend(backendName);
+    log(`backend: ${backend.name}${backend.skipped.length ? ` (skipped ${backend.skipped.join('; ')})` : ''}`);
+
+    const loadBar = progressBar(quiet, 'download');
+    const model = await loadModel(modelSource, {
+      onProgress: (p) => {
+        if (!loadBar) return;
+        if (p.loaded === 0 || !loadBar.getTotal()) loadBar.start(p.total, p.loaded, { unit: 'bytes' });
+        loadBar.update(p.loaded);
+      },
+    });
+    loadBar?.stop();
+    try {
+      const m = model.manifest;
+      log(`model: ${m.name} (${m.kind}, ${m.modality}, ${m.data.shape.join('x')}, ${m.quantization})`);
+      const plan = asBadInput('', () => planGeneration(model, options));
+      // Several images: one thread per core (each its own wasm instance), unless told otherwise.
+      const threads = Math.min(workers ?? availableParallelism(), plan.count);
+      const bar = progressBar(quiet, 'sampling');
+      const pool = threads > 1 ? await createSamplerPool(modelSource, { workers: threads, backend: backend.name }) : undefined;
+      if (pool) log(`sampling on ${pool.size} threads`);
+      let result;
+      try {
+        const hooks = {
+          signal: ctrl.signal,
+          onProgress: (p: GenerateProgress) => {
+            if (!bar) return;
+            if (!bar.getTotal()) bar.start(p.totalSteps, 0, { unit: 'steps' });
+            bar.update(p.step);
+          },
+        };
+        if (ctrl.signal.aborted) throw new CancelledError();
+        result = pool ? await pool.generate(options, hooks) : await generate(model, options, hooks);
+      } catch (e) {
+        if ((e as Error).name === 'AbortError') throw new CancelledError('cancelled', { cause: e });
+        throw e;
+      } finally {
+        bar?.stop();
+        await pool?.close();
+      }
+      const images = result.images;
+      const bytes = asBadInput(`--out ${out}: `, () => encodeByExtension(out, images));
+      await writeFileAtomic(out, bytes);
+      log(`wrote ${out}: ${result.images.length} image(s), ${result.sampler} ${result.steps} steps, seed ${result.seed}, backend ${result.backend}`);
+    } finally {
+      model.dispose();
+    }
+  } finally {
+    process.off('SIGINT', onSignal);
+  }
+}
+
+export async function init(args: string[], log: (s: string) => void): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: { preset: { type: 'string' }, out: { type: 'string' }, seed: { type: 'string' }, quantization: { type: 'string' }, verbose: { type: 'boolean' } },
+  });
+  if (!values.preset) throw new BadInputError(`--preset is required (one of ${Object.keys(PRESETS).join(', ')})`);
+  if (!Object.hasOwn(PRESETS, values.preset)) throw new BadInputError(`--preset must be one of ${Object.keys(PRESETS).join(', ')}; got "${values.preset}"`);
+  if (!values.out) throw new BadInputError('--out <dir> is required');
+  const quantization = values.quantization ?? 'int8';
+  if (quantization !== 'fp32' && quantization !== 'fp16' && quantization !== 'int8') {
+    throw new BadInputError(`--quantization must be fp32, fp16 or int8; got "${quantization}"`);
+  }
+  const seed = int('seed', values.seed) ?? 0;
+  const { manifest, files } = await untrainedCheckpoint(values.preset, seed, quantization);
+  await writeCheckpointFolder(values.out, files);
+  const bytes = manifest.shards.reduce((n, sh) => n + sh.bytes, 0);
+  log(`wrote ${values.out}: untrained ${manifest.kind} "${manifest.name}", ${manifest.tensors.length} tensors, ${quantization}, ${bytes} bytes, seed ${seed}`);
+}
+
+export async function inspect(args: string[], log: (s: string) => void): Promise<void> {
+  const { positionals } = parseArgs({ args, options: { verbose: { type: 'boolean' } }, allowPositionals: true });
+  if (positionals.length !== 1) throw new BadInputError('inspect takes one checkpoint folder or URL');
+  for (const line of await inspectCheckpoint(await resolveSource(positionals[0]))) log(line);
+}
+
