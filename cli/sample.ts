@@ -76,7 +76,7 @@ export async function sample(args: string[], log: (s: string) => void): Promise<
     try {
       const m = model.manifest;
       log(`model: ${m.name} (${m.kind}, ${m.modality}, ${m.data.shape.join('x')}, ${m.quantization})`);
-      const plan = asBadInput('', () => planGeneration(model, options));
+      const plan = planGeneration(model, options);
       // Several images: one thread per core (each its own wasm instance), unless told otherwise.
       const threads = Math.min(workers ?? availableParallelism(), plan.count);
       const bar = progressBar(quiet, 'sampling');
@@ -93,7 +93,7 @@ export async function sample(args: string[], log: (s: string) => void): Promise<
           },
         };
         if (ctrl.signal.aborted) throw new CancelledError();
-        result = pool ? await pool.generate(options, hooks) : await generate(model, options, hooks);
+        result = pool ? await pool.generate(options, hooks) : await generate(model, plan, hooks);
       } catch (e) {
         if ((e as Error).name === 'AbortError') throw new CancelledError('cancelled', { cause: e });
         throw e;

@@ -8,33 +8,34 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { labelData } from '../shared/checkpoint/index.ts';
-import { ConfigError, forField, parseConfig } from '../shared/config.ts';
+import { forField } from '../shared/config.ts';
 import { realRange, realUnit, toRealUnits } from '../shared/intensity.ts';
 import { Rng } from '../shared/rng.ts';
-import { createSampler, makeDenoiser, SAMPLER_NAMES, type Net, type Sampler } from '../shared/samplers/index.ts';
+import { planRequest, type RequestPlan, type SampleOptions } from '../shared/request-plan.ts';
+import { createSampler, makeDenoiser, type Net, type Sampler } from '../shared/samplers/index.ts';
 import type { TimePoint } from '../shared/schedules/types.ts';
 import type { GeneratedImage } from './encode/types.ts';
 import { GridConditioning } from './grid-conditioning.ts';
 import type { LoadedModel } from './load.ts';
 
-export const GenerateOptionsSchema = z.object({
-  count: z.number().int().min(1).max(1024).default(1),
+/** Library options: a sampling request (shared/request-plan.ts) plus how to run it. */
+export interface GenerateOptions extends SampleOptions {
   /** Index of the first image: image i draws noise stream first + i, so a batch split across workers gives the same images. */
-  first: z.number().int().min(0).max(1_000_000).default(0),
-  /** Defaults to the checkpoint's recorded sampler settings. */
-  steps: z.number().int().min(1).max(100_000).optional(),
-  sampler: z.enum(SAMPLER_NAMES).optional(),
-  eta: z.number().min(0).max(1).optional(),
-  spacing: z.enum(['time', 'log-snr']).optional(),
-  seed: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0),
-  /** Classifier-free guidance weight w (1 = plain conditional sampling). */
-  guidance: z.number().min(0).max(100).optional(),
-  /** A class name from the manifest's `labels`, or its index. */
-  label: z.union([z.string(), z.number().int().min(0)]).optional(),
+  first?: number;
   /** Images per network call. */
-  batchSize: z.number().int().min(1).max(256).default(4),
-});
-export type GenerateOptions = z.input<typeof GenerateOptionsSchema>;
+  batchSize?: number;
+  /** Where the sampler's grid puts its steps (default: the sampler's own choice). */
+  spacing?: 'time' | 'log-snr';
+}
+
+const DEFAULT_BATCH_SIZE = 4;
+
+/** The library-only fields, validated by the request plan beside the common ones. */
+const RUN_FIELDS = {
+  first: z.number().int().min(0).max(1_000_000).default(0),
+  batchSize: z.number().int().min(1).max(256).default(DEFAULT_BATCH_SIZE),
+  spacing: z.enum(['time', 'log-snr']),
+};
 
 export interface GenerateProgress {
   /** Steps done over all batches, and their total. */
@@ -50,20 +51,9 @@ export interface GenerateResult {
   seed: number;
 }
 
-/** Resolves a label name or index to the class index; throws naming the valid labels. */
-function resolveLabel(m: LoadedModel, label: string | number | undefined): number | undefined {
-  const labels = m.manifest.labels ?? [];
-  if (label === undefined) return undefined;
-  if (labels.length === 0) throw new ConfigError('label', `model "${m.manifest.name}" is not class-conditional`);
-  const index = typeof label === 'number' ? label : labels.indexOf(label);
-  if (index < 0 || index >= labels.length) {
-    throw new ConfigError('label', `expected one of ${labels.map((l, i) => `${i}="${l}"`).join(', ')}; got ${JSON.stringify(label)}`);
-  }
-  return index;
-}
-
 /** Generation settings resolved against a model: every option checked, defaults from its manifest. */
 export interface GenerationPlan {
+  readonly [PLANNED]: true;
   count: number;
   first: number;
   batchSize: number;
@@ -76,30 +66,35 @@ export interface GenerationPlan {
   label?: number;
   nullLabel?: number;
 }
+const PLANNED = Symbol('medsynth.generationPlan');
+
+function isPlan(x: GenerateOptions | GenerationPlan): x is GenerationPlan {
+  return Object.hasOwn(x, PLANNED);
+}
 
 /**
- * Checks `options` against the model and fills in the manifest's defaults.
- * Throws a ConfigError naming the option for anything a caller asked wrongly,
- * so callers can tell bad requests from failures during generation.
+ * Plans `options` for the model (planRequest: every problem at once, as a
+ * RequestError naming the fields) and builds its sampler and time grid.
+ * generate() takes the plan, so a request is planned once.
  */
-export function planGeneration(m: LoadedModel, options: GenerateOptions = {}): GenerationPlan {
-  const o = parseConfig(GenerateOptionsSchema, options, '');
-  const settings = m.manifest.sampler;
-  const sampler = forField('sampler', () => createSampler(o.sampler ?? settings.name, { eta: o.eta ?? settings.eta ?? 0 }));
-  const steps = o.steps ?? settings.steps;
-  const grid = forField('steps', () => m.schedule.grid(steps, o.spacing ?? sampler.defaultSpacing));
-  const labelIndex = resolveLabel(m, o.label);
-  const guidance = o.guidance ?? settings.guidance ?? 1;
+export function planGeneration(m: LoadedModel, options: GenerateOptions | GenerationPlan = {}): GenerationPlan {
+  if (isPlan(options)) return options;
+  return generationPlan(m, planRequest(options, m.manifest, { extra: RUN_FIELDS }));
+}
+
+/** A planned request (already checked against the model's manifest) with its sampler and grid. */
+export function generationPlan(m: LoadedModel, r: RequestPlan & { first?: number; batchSize?: number; spacing?: 'time' | 'log-snr' }): GenerationPlan {
+  const sampler = forField('sampler', () => createSampler(r.sampler, { eta: r.eta }));
+  const grid = forField('steps', () => m.schedule.grid(r.steps, r.spacing ?? sampler.defaultSpacing));
   // The null label of classifier-free guidance is index numClasses; unconditional models have none.
   const nullLabel = m.manifest.labels?.length ? m.manifest.labels.length : undefined;
-  if (guidance !== 1 && labelIndex === undefined) throw new ConfigError('guidance', 'needs a label on a class-conditional model');
   // A conditional model asked for no label samples unconditionally (the null label).
-  return { count: o.count, first: o.first, batchSize: o.batchSize, seed: o.seed, sampler, steps, grid, guidance, label: labelIndex ?? nullLabel, nullLabel };
+  return { [PLANNED]: true, count: r.count, first: r.first ?? 0, batchSize: r.batchSize ?? DEFAULT_BATCH_SIZE, seed: r.seed, sampler, steps: r.steps, grid, guidance: r.guidance, label: r.label ?? nullLabel, nullLabel };
 }
 
 export async function generate(
   m: LoadedModel,
-  options: GenerateOptions = {},
+  options: GenerateOptions | GenerationPlan = {},
   hooks: { onProgress?: (p: GenerateProgress) => void; signal?: AbortSignal } = {},
 ): Promise<GenerateResult> {
   const plan = planGeneration(m, options);

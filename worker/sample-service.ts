@@ -1,25 +1,15 @@
 // What the app asks of whatever produces samples: the local tfjs sampler on
-// Node, a proxy to a GPU origin on Workers. The app validates and resolves
-// the request first, so a service sees only complete, in-limit requests.
+// Node, a proxy to a GPU origin on Workers. The app plans the request first,
+// so a service sees only complete, in-limit jobs.
 
-import type { SamplerName } from '../shared/samplers/names.ts';
+import type { RequestPlan } from '../shared/request-plan.ts';
 
-export { SAMPLER_NAMES, type SamplerName } from '../shared/samplers/names.ts';
 
 export const OUTPUTS = ['png', 'nifti', 'json'] as const;
 export type Output = (typeof OUTPUTS)[number];
 
-/** A validated request with the model's defaults filled in. */
-export interface SampleRequest {
-  count: number;
-  steps: number;
-  sampler: SamplerName;
-  eta?: number;
-  seed: number;
-  guidance?: number;
-  label?: string | number;
-  output: Output;
-}
+/** A planned request (shared/request-plan.ts) and the encoding the client asked for. */
+export type SampleJob = RequestPlan & { output: Output };
 
 export interface SampleProgress {
   step: number;
@@ -42,7 +32,7 @@ export interface SampleService {
    */
   sample(
     modelId: string,
-    request: SampleRequest,
+    job: SampleJob,
     hooks: { signal: AbortSignal; onProgress?: (p: SampleProgress) => void },
   ): Promise<SampleResult>;
 }

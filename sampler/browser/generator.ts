@@ -1,7 +1,8 @@
 // createGenerator(): the page's handle on a generation worker. Generation,
 // model loading and backend selection all run in the worker, so the page
 // stays responsive; images come back as transferred Float32Arrays.
-import { BROWSER_BACKENDS, type BrowserBackendName, type BrowserGenerateOptions, type BrowserGenerateResult, type MemoryReport, type Progress, type Reply, type Request, type SerializedError, type WorkerInit } from './protocol.ts';
+import { fromErrorRecord } from '../../shared/error-record.ts';
+import { BROWSER_BACKENDS, type BrowserBackendName, type BrowserGenerateOptions, type BrowserGenerateResult, type MemoryReport, type Progress, type Reply, type Request, type WorkerInit } from './protocol.ts';
 import { clearCache, isCached, modelBase } from './cache-store.ts';
 
 export interface GeneratorOptions {
@@ -40,13 +41,6 @@ export interface Generator {
 /** The folder this module was loaded from: the bundle's other files sit beside it. */
 const DEFAULT_ASSETS = new URL('./', import.meta.url).href;
 
-function reviveError(e: SerializedError): Error {
-  if (e.name === 'AbortError') return new DOMException(e.message, 'AbortError');
-  const err = new Error(e.message) as Error & { field?: string };
-  err.name = e.name;
-  if (e.field !== undefined) err.field = e.field;
-  return err;
-}
 
 /**
  * A same-origin worker script loads directly; one on another origin (the
@@ -89,7 +83,7 @@ export function createGenerator(opts: GeneratorOptions): Generator {
     if (!p) return;
     if (reply.type === 'progress') return p.onProgress?.(reply.progress);
     pending.delete(reply.id);
-    if (reply.type === 'error') p.reject(reviveError(reply.error));
+    if (reply.type === 'error') p.reject(fromErrorRecord(reply.error));
     else p.resolve(reply);
   });
   worker.addEventListener('error', (e) => failAll(new Error(`the generation worker failed: ${e.message || 'could not load it'}`)));

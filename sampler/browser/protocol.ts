@@ -1,5 +1,6 @@
 // The messages between the page (generator.ts) and the generation worker
 // (worker.ts). Type-only: nothing here pulls tfjs into the page's bundle.
+import type { ErrorRecord } from '../../shared/error-record.ts';
 import type { GeneratedImage } from '../encode/types.ts';
 import type { GenerateOptions } from '../generate.ts';
 
@@ -65,16 +66,11 @@ export interface WorkerInit {
   backend?: BrowserBackendName;
 }
 
-export interface SerializedError {
-  name: string;
-  message: string;
-  /** ConfigError: the option at fault. */
-  field?: string;
-}
+
 
 export type Reply =
   | { id: number; type: 'progress'; progress: Progress }
   | { id: number; type: 'result'; result: BrowserGenerateResult }
   | { id: number; type: 'memory'; memory: MemoryReport }
   | { id: number; type: 'done' }
-  | { id: number; type: 'error'; error: SerializedError };
+  | { id: number; type: 'error'; error: ErrorRecord };

@@ -5,10 +5,11 @@
 // same image) and the page is told the new backend.
 import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError } from '../../shared/config.ts';
+import { toErrorRecord } from '../../shared/error-record.ts';
 import { generate } from '../generate.ts';
 import { loadModel, type LoadedModel } from '../load.ts';
 import { discardBackend, selectBrowserBackend } from './backends.ts';
-import type { BackendReport, BrowserBackendName, BrowserGenerateOptions, BrowserGenerateResult, Reply, Request, SerializedError, WorkerInit } from './protocol.ts';
+import type { BackendReport, BrowserBackendName, BrowserGenerateOptions, BrowserGenerateResult, Reply, Request, WorkerInit } from './protocol.ts';
 import { modelBase } from './cache-store.ts';
 import { cachedSource } from './shard-cache.ts';
 
@@ -37,11 +38,6 @@ function post(message: Reply, transfer: Transferable[] = []): void {
   scope.postMessage(message, transfer);
 }
 
-function serialize(e: unknown): SerializedError {
-  if (e instanceof ConfigError) return { name: e.name, message: e.message, field: e.field };
-  if (e instanceof Error || e instanceof DOMException) return { name: e.name, message: e.message };
-  return { name: 'Error', message: String((e as { message?: unknown })?.message ?? e) };
-}
 
 function unload(): void {
   loaded?.model.dispose();
@@ -126,7 +122,7 @@ async function handleGenerate(id: number, model: string, options: BrowserGenerat
       }
     }
   } catch (e) {
-    post({ id, type: 'error', error: serialize(e) });
+    post({ id, type: 'error', error: toErrorRecord(e) });
   } finally {
     running.delete(id);
   }

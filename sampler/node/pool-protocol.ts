@@ -1,14 +1,8 @@
 // Messages between the sampler pool (pool.ts) and its threads (pool-worker.ts).
+import type { ErrorRecord } from '../../shared/error-record.ts';
 import type { BackendName } from '../backend.ts';
 import type { GenerateOptions, GenerateResult } from '../generate.ts';
 
-export interface ErrorRecord {
-  name: string;
-  message: string;
-  /** ConfigError's field and reason, so the pool can rethrow the same error type. */
-  field?: string;
-  reason?: string;
-}
 
 export type ToWorker =
   | { type: 'init'; model: string; backend?: BackendName }

@@ -3,6 +3,7 @@
 // requests it is sent, streaming progress back.
 import { parentPort } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
+import { toErrorRecord } from '../../shared/error-record.ts';
 import { selectBackend, type BackendName } from '../backend.ts';
 import { generate, type GenerateOptions } from '../generate.ts';
 import { loadModel, type LoadedModel } from '../load.ts';
@@ -10,7 +11,6 @@ import type { ToWorker, FromWorker } from './pool-protocol.ts';
 
 const port = parentPort!;
 const send = (m: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
-const errorOf = (e: unknown) => ({ name: (e as Error).name, message: (e as Error).message, field: (e as { field?: string }).field, reason: (e as { reason?: string }).reason });
 
 let model: LoadedModel | undefined;
 const running = new Map<number, AbortController>();
@@ -34,7 +34,7 @@ async function run(id: number, options: GenerateOptions): Promise<void> {
 }
 
 port.on('message', (m: ToWorker) => {
-  if (m.type === 'init') init(m.model, m.backend).catch((e) => send({ type: 'failed', error: errorOf(e) }));
-  else if (m.type === 'generate') run(m.id, m.options).catch((e) => send({ type: 'error', id: m.id, error: errorOf(e) }));
+  if (m.type === 'init') init(m.model, m.backend).catch((e) => send({ type: 'failed', error: toErrorRecord(e) }));
+  else if (m.type === 'generate') run(m.id, m.options).catch((e) => send({ type: 'error', id: m.id, error: toErrorRecord(e) }));
   else if (m.type === 'cancel') running.get(m.id)?.abort();
 });

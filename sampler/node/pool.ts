@@ -8,7 +8,8 @@ import { Worker } from 'node:worker_threads';
 import { ConfigError } from '../../shared/config.ts';
 import type { BackendName } from '../backend.ts';
 import type { GenerateOptions, GenerateProgress, GenerateResult } from '../generate.ts';
-import type { ErrorRecord, FromWorker, ToWorker } from './pool-protocol.ts';
+import { fromErrorRecord } from '../../shared/error-record.ts';
+import type { FromWorker, ToWorker } from './pool-protocol.ts';
 
 export interface SamplerPool {
   /** Threads in the pool. */
@@ -27,13 +28,6 @@ export interface PoolOptions {
 }
 
 const THREAD = new URL('./pool-thread.js', import.meta.url);
-
-function toError(e: ErrorRecord): Error {
-  if (e.name === 'ConfigError' && e.field !== undefined) return new ConfigError(e.field, e.reason ?? e.message);
-  const error = new Error(e.message);
-  error.name = e.name;
-  return error;
-}
 
 /** [first, count] slices of `count` images over `parts` threads, as equal as possible, none empty. */
 export function splitCount(count: number, parts: number): [number, number][] {
@@ -71,7 +65,7 @@ class Thread {
         worker.removeAllListeners('error');
         worker.removeAllListeners('exit');
         if (m.type === 'ready') resolve({ thread: new Thread(worker), backend: m.backend });
-        else fail(m.type === 'failed' ? toError(m.error) : new Error(`sampler thread: unexpected message ${m.type}`));
+        else fail(m.type === 'failed' ? fromErrorRecord(m.error) : new Error(`sampler thread: unexpected message ${m.type}`));
       });
       worker.postMessage({ type: 'init', model, backend } satisfies ToWorker);
     });
@@ -90,7 +84,7 @@ class Thread {
       this.listeners.set(id, (m) => {
         if (m.type === 'progress') onProgress(m);
         else if (m.type === 'done') finish(() => resolve(m.result));
-        else if (m.type === 'error') finish(() => reject(toError(m.error)));
+        else if (m.type === 'error') finish(() => reject(fromErrorRecord(m.error)));
       });
       this.worker.on('exit', died);
       signal?.addEventListener('abort', cancel, { once: true });

@@ -1,5 +1,4 @@
-// Samplers by name, with their settings validated in one place.
-import { z } from 'zod';
+// Samplers by name (their settings are validated by the request plan, shared/request-plan.ts).
 import { ddpm } from './ddpm.ts';
 import { createDdim } from './ddim.ts';
 import { dpmSolverPP2M } from './dpm-solver.ts';
@@ -8,14 +7,6 @@ import { SAMPLER_NAMES } from './names.ts';
 import { vdmAncestral } from './vdm.ts';
 
 export { SAMPLER_NAMES, type SamplerName } from './names.ts';
-
-export const SamplerSettingsSchema = z.object({
-  name: z.enum(SAMPLER_NAMES),
-  steps: z.number().int().min(1).max(100_000),
-  eta: z.number().min(0).max(1).default(0),
-  guidance: z.number().min(0).max(100).default(1),
-});
-export type SamplerSettings = z.infer<typeof SamplerSettingsSchema>;
 
 export function createSampler(name: string, opts: { eta?: number } = {}): Sampler {
   switch (name) {

@@ -209,7 +209,7 @@ describe.skipIf(NO_CHROMIUM)('createGenerator in Chromium', () => {
 
   it('rejects bad options with a ConfigError naming the field, before any step', async () => {
     const r = await run(page, { key: 'bad', model, backend: 'cpu', options: { steps: 0 } });
-    expect(r).toMatchObject({ ok: false, name: 'ConfigError', field: 'steps' });
+    expect(r).toMatchObject({ ok: false, name: 'RequestError', field: 'steps' });
     expect(r.events.some((e) => e.phase === 'steps')).toBe(false);
     const missing = await run(page, { key: 'missing', model: `${server.url}/v1/models/nope`, backend: 'cpu', options: {} });
     expect(missing).toMatchObject({ ok: false, name: 'CheckpointError' });

@@ -206,7 +206,7 @@ describe.each(TEST_BACKENDS)('generate on %s', (backend) => {
     const validList = /label: expected one of 0="healthy", 1="glioma"; got /;
     await expect(generate(cond, { label: 'meningioma' })).rejects.toThrow(validList);
     await expect(generate(cond, { label: 2 })).rejects.toThrow(validList);
-    await expect(generate(cond, { guidance: 2 })).rejects.toThrow(/guidance: needs a label/);
+    await expect(generate(cond, { guidance: 2 })).rejects.toThrow(/guidance: guidance 2 needs a label/);
     await expect(generate(model('ddpm-unet2d'), { label: 0 })).rejects.toThrow(/label: model "tiny-mri-2d" is not class-conditional/);
     await expect(generate(model('ddpm-unet2d'), { label: 'healthy' })).rejects.toThrow(/not class-conditional/);
     // Option validation names the field.

@@ -53,7 +53,7 @@ describe('sampling: the happy path', () => {
     expect(res.headers.get('x-medsynth-steps')).toBe('3');
     expect(res.headers.get('x-medsynth-sampler')).toBe('ddim');
     expect(res.headers.get('cache-control')).toBe('no-store');
-    expect(sampler.calls[0].request).toEqual({ count: 1, steps: 3, sampler: 'ddim', seed: 7, output: 'png' });
+    expect(sampler.calls[0].request).toEqual({ count: 1, steps: 3, sampler: 'ddim', eta: 0, seed: 7, guidance: 1, output: 'png' });
   });
 
   it('passes explicit settings through and picks (and reports) a random seed when none is given', async () => {
@@ -62,7 +62,8 @@ describe('sampling: the happy path', () => {
     const res = await post(app, 'labelled', { count: 2, steps: 2, sampler: 'dpm-solver++', label: 'lesion', guidance: 2, eta: 0.5, output: 'json' });
     expect(res.status).toBe(200);
     const { request } = sampler.calls[0];
-    expect(request).toMatchObject({ count: 2, steps: 2, sampler: 'dpm-solver++', label: 'lesion', guidance: 2, eta: 0.5, output: 'json' });
+    // The label arrives as its class index: the job is planned once, here.
+    expect(request).toMatchObject({ count: 2, steps: 2, sampler: 'dpm-solver++', label: 1, guidance: 2, eta: 0.5, output: 'json' });
     expect(Number.isInteger(request.seed)).toBe(true);
     expect(res.headers.get('x-medsynth-seed')).toBe(String(request.seed));
   });
@@ -108,6 +109,14 @@ describe('sampling: bad requests', () => {
       expect(json.error.message, what).toMatch(/^invalid sampling request: /);
       expect(json.error.issues?.map((i) => i.path), what).toContain(path);
     }
+  });
+
+  it('reports every bad field of one body at once, the model checks (label, guidance) beside the schema ones', async () => {
+    const res = await post(makeApp(), 'labelled', { count: 0, steps: 1.5, sampler: 'euler', label: 'tumour', colour: 'red' });
+    expect(res.status).toBe(422);
+    const json = (await res.json()) as ErrorJson;
+    expect(json.error.issues?.map((i) => i.path).sort()).toEqual(['(body)', 'count', 'label', 'sampler', 'steps']);
+    expect(json.error.issues?.find((i) => i.path === 'label')?.message).toBe('expected one of 0="healthy", 1="lesion"; got "tumour"');
   });
 
   it('answers 400 / 404 / 415 / 500 JSON for malformed bodies, unknown models and broken manifests', async () => {

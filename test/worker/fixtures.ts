@@ -6,7 +6,7 @@ import { createModel } from '../../shared/models/index.ts';
 import { selectBackend } from '../../sampler/backend.ts';
 import { exportCheckpoint } from '../../trainer/export.ts';
 import { noneMatchHits } from '../../worker/http/conditional.ts';
-import type { SampleProgress, SampleRequest, SampleResult, SampleService } from '../../worker/sample-service.ts';
+import type { SampleProgress, SampleJob, SampleResult, SampleService } from '../../worker/sample-service.ts';
 import type { ModelStorage, StoredFile } from '../../worker/storage.ts';
 
 export interface TinyOptions {
@@ -86,7 +86,7 @@ export function memoryStorage(models: Map<string, Map<string, Uint8Array>>): Mod
 
 export interface FakeCall {
   id: string;
-  request: SampleRequest;
+  request: SampleJob;
   signal: AbortSignal;
 }
 

@@ -4,9 +4,9 @@ import { describe, expect, it } from 'vitest';
 import { HttpError } from '../../worker/errors.ts';
 import { gpuProxy } from '../../worker/gpu-proxy.ts';
 import { toBase64 } from '../../worker/http/base64.ts';
-import type { SampleRequest } from '../../worker/sample-service.ts';
+import type { SampleJob } from '../../worker/sample-service.ts';
 
-const request: SampleRequest = { count: 1, steps: 2, sampler: 'ddim', seed: 3, output: 'png' };
+const request: SampleJob = { count: 1, steps: 2, sampler: 'ddim', eta: 0, seed: 3, guidance: 1, output: 'png' };
 const sse = (...events: [string, unknown][]) =>
   new Response(events.map(([e, d]) => `event: ${e}\ndata: ${JSON.stringify(d)}\n\n`).join(''), { headers: { 'Content-Type': 'text/event-stream' } });
 

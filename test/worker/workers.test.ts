@@ -205,8 +205,11 @@ describe('sampling on Workers', () => {
     const perStep = performance.now() - t1;
     ctrl.abort();
     const aborted = performance.now();
-    await vi.waitFor(async () => expect(await (await fetch(`${gpu.url}/healthz`)).json()).toMatchObject({ active: 0 }), { timeout: 10_000, interval: 10 });
-    expect(performance.now() - aborted).toBeLessThan(Math.max(30 * perStep, 300));
+    // The event itself: the origin's slot comes free (the generous bound only catches a hang).
+    await vi.waitFor(async () => expect(await (await fetch(`${gpu.url}/healthz`)).json()).toMatchObject({ active: 0 }), { timeout: 60_000, interval: 10 });
+    // Cancelled, not finished: a generation left to run would take the 98 remaining steps, measured in this run
+    // (no fixed milliseconds, so load slows both sides alike).
+    expect(performance.now() - aborted).toBeLessThan(98 * perStep);
   });
 
   it('answers 501 JSON without a GPU origin, 502 JSON when it is unreachable, 500 JSON when misconfigured', async () => {

@@ -4,12 +4,12 @@
 import { encodeMontagePng, encodeNifti, encodePng } from '../../sampler/encode/index.ts';
 import type { GenerateResult } from '../../sampler/generate.ts';
 import { toBase64 } from '../http/base64.ts';
-import type { SampleRequest, SampleResult } from '../sample-service.ts';
+import type { SampleJob, SampleResult } from '../sample-service.ts';
 
 /** Response bodies take ArrayBuffer-backed views; the copy is small next to a generation. */
 const owned = (bytes: Uint8Array): Uint8Array<ArrayBuffer> => new Uint8Array(bytes);
 
-export function encodeOutput(modelId: string, request: SampleRequest, result: GenerateResult): SampleResult {
+export function encodeOutput(modelId: string, request: SampleJob, result: GenerateResult): SampleResult {
   const { images } = result;
   const stem = `${modelId}-seed${result.seed}`;
   switch (request.output) {

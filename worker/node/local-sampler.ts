@@ -9,8 +9,7 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CheckpointError } from '../../shared/checkpoint/errors.ts';
 import { MANIFEST_FILE } from '../../shared/checkpoint/manifest.ts';
-import { ConfigError } from '../../shared/config.ts';
-import { generate, planGeneration, type GenerateOptions } from '../../sampler/generate.ts';
+import { generate, generationPlan, type GenerateOptions } from '../../sampler/generate.ts';
 import type { BackendName } from '../../sampler/backend.ts';
 import { loadModel, type LoadedModel } from '../../sampler/load.ts';
 import { createSamplerPool, type SamplerPool } from '../../sampler/node/pool.ts';
@@ -26,16 +25,6 @@ export interface LocalSampler extends SampleService {
 
 function firstLine(e: unknown): string {
   return String(e instanceof Error ? e.message : e).split('\n')[0];
-}
-
-/**
- * planGeneration's objection (it checks what the app cannot, e.g. steps
- * against a discrete schedule's T) as a 422 naming the field.
- */
-function rejected(e: unknown): HttpError {
-  const message = firstLine(e);
-  const issue = e instanceof ConfigError ? { path: e.field, message: e.reason } : { path: '(body)', message };
-  return new HttpError(422, `invalid sampling request: ${message}`, { issues: [issue] });
 }
 
 interface Loaded {
@@ -80,18 +69,15 @@ export function localSampler(modelsDir: string, opts: LocalSamplerOptions = {}):
   const cache = new ModelCache((id) => loadWithPool(join(modelsDir, id), workers, opts.backend), versionOf, opts.maxLoadedModels ?? 2);
 
   return {
-    async sample(id, request, { signal, onProgress }) {
-      const { count, steps, sampler, eta, seed, guidance, label } = request;
+    async sample(id, job, { signal, onProgress }) {
+      // The app planned the job against the manifest: here it only gets its sampler and grid (the
+      // pool's threads plan their own share of the images).
+      const { count, steps, sampler, eta, seed, guidance, label } = job;
       const options: GenerateOptions = { count, steps, sampler, eta, seed, guidance, label };
       try {
         return await cache.use(id, async ({ model, pool }) => {
-          try {
-            planGeneration(model, options);
-          } catch (e) {
-            throw rejected(e);
-          }
           const hooks = { signal, onProgress };
-          return encodeOutput(id, request, await (pool ? pool.generate(options, hooks) : generate(model, options, hooks)));
+          return encodeOutput(id, job, await (pool ? pool.generate(options, hooks) : generate(model, generationPlan(model, job), hooks)));
         });
       } catch (e) {
         if (signal.aborted) throw signal.reason;

@@ -15,7 +15,7 @@ import { RateLimiter } from '../limits/rate-limit.ts';
 import { QueueFullError, type WorkQueue } from '../limits/work-queue.ts';
 import type { ManifestCache } from '../manifests.ts';
 import { resolveSampleRequest } from '../sample-request.ts';
-import type { SampleProgress, SampleRequest, SampleResult, SampleService } from '../sample-service.ts';
+import type { SampleProgress, SampleJob, SampleResult, SampleService } from '../sample-service.ts';
 import { isModelId } from '../storage.ts';
 
 export interface SampleRouteDeps {
@@ -27,7 +27,7 @@ export interface SampleRouteDeps {
   clientKey?: (c: Context) => string | undefined;
 }
 
-function resultHeaders(r: SampleRequest, result: SampleResult): Record<string, string> {
+function resultHeaders(r: SampleJob, result: SampleResult): Record<string, string> {
   return {
     'Content-Type': result.contentType,
     'Content-Disposition': `inline; filename="${result.filename.replace(/[^\w.-]/g, '_')}"`,
