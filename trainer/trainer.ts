@@ -17,7 +17,8 @@ import { createSchedule, initLearnedGamma, parseScheduleConfig, type DiscreteSch
 import { parseTrainConfig, type TrainConfig } from './config.ts';
 import type { ExportMeta } from './export.ts';
 import { ddpmLoss } from './losses/ddpm.ts';
-import { antitheticTimes, gammaFn, vdmTerms } from './losses/vdm.ts';
+import { gammaFn } from '../shared/schedules/gamma-tensor.ts';
+import { antitheticTimes, vdmTerms } from './losses/vdm.ts';
 import { AdamW, learningRate } from './optim/adamw.ts';
 import { Ema } from './optim/ema.ts';
 import { flip, flipsAt } from './preprocess/augment.ts';

@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { parseConfig } from '../config.ts';
-import { PREDICTIONS } from '../samplers/prediction.ts';
+import { PREDICTIONS } from '../schedules/prediction.ts';
 import { attentionResidual, conditioning, declareConditioning, groupNorm } from './layers.ts';
 import { initParams, ParamList } from './params.ts';
 import type { Model } from './types.ts';

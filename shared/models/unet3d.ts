@@ -11,7 +11,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { parseConfig } from '../config.ts';
-import { PREDICTIONS } from '../samplers/prediction.ts';
+import { PREDICTIONS } from '../schedules/prediction.ts';
 import { attentionResidual, conditioning, declareAttention, declareConditioning, groupNorm, lookup } from './layers.ts';
 import { initParams, param, ParamList } from './params.ts';
 import type { Model, Params } from './types.ts';

@@ -3,7 +3,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { NoiseSchedule } from '../schedules/types.ts';
 import { guidedOutput } from './guidance.ts';
-import { toDenoised, type Prediction } from './prediction.ts';
+import { toDenoised, type Prediction } from '../schedules/prediction.ts';
 import type { Denoiser } from './types.ts';
 
 /**

@@ -25,4 +25,4 @@ export function createSampler(name: string, opts: { eta?: number } = {}): Sample
 
 export type { Denoised, Denoiser, SampleRequest, Sampler } from './types.ts';
 export { makeDenoiser, type Net, type DenoiserOptions } from './denoiser.ts';
-export { PREDICTIONS, type Prediction } from './prediction.ts';
+export { PREDICTIONS, type Prediction } from '../schedules/prediction.ts';

@@ -2,12 +2,9 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import type { GridSpacing, TimePoint } from '../schedules/types.ts';
 
-/** The network's prediction at one grid point, in both eps and x0 form. */
-// A type alias (not an interface) so tf.tidy accepts it as a TensorContainer.
-export type Denoised = {
-  eps: tf.Tensor;
-  x0: tf.Tensor;
-};
+import type { Denoised } from '../schedules/prediction.ts';
+
+export type { Denoised };
 
 /** Runs the network on x at tp; the caller owns (and disposes) the result. */
 export type Denoiser = (x: tf.Tensor, tp: TimePoint) => Denoised;

@@ -2,7 +2,7 @@
 // plan checks steps against a schedule without building it.
 import { z } from 'zod';
 import { parseConfig } from '../config.ts';
-import { MAX_CONTINUOUS_STEPS } from './vdm-fixed.ts';
+import { MAX_CONTINUOUS_STEPS } from './types.ts';
 
 const T = z.number().int().min(1).max(10_000).default(1000);
 const gammaMin = z.number().finite().default(-13.3);

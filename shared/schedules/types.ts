@@ -6,6 +6,9 @@
 // alpha_t^2 = abar_t).
 import { ConfigError } from '../config.ts';
 
+/** The largest continuous-time grid a sampler may ask for. */
+export const MAX_CONTINUOUS_STEPS = 100_000;
+
 /** A point on the sampling grid: time and its signal/noise scales. */
 export interface TimePoint {
   /** Time in [0, 1]. */

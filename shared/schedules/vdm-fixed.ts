@@ -1,9 +1,7 @@
 // VDM fixed linear schedule (Kingma et al. 2021, §3 / google-research/vdm
 // NoiseSchedule_FixedLinear): gamma(t) = gamma_min + (gamma_max - gamma_min) t.
-import { checkSteps, type NoiseSchedule, timePoint } from './types.ts';
-
-/** The largest continuous-time grid a sampler may ask for. */
-export const MAX_CONTINUOUS_STEPS = 100_000;
+import * as tf from '@tensorflow/tfjs-core';
+import { checkSteps, MAX_CONTINUOUS_STEPS, type NoiseSchedule, timePoint } from './types.ts';
 
 /** Shared by both VDM schedules: network time is gamma normalised to [0, 1] (vdm ScoreUNet). */
 export function continuousSchedule(
@@ -27,6 +25,11 @@ export function continuousSchedule(
     },
   };
   return schedule;
+}
+
+/** The same gamma as a tensor function of t [B] (training differentiates through it). */
+export function fixedLinearGammaTensor(t: tf.Tensor1D, gammaMin: number, gammaMax: number): tf.Tensor1D {
+  return tf.tidy(() => tf.add(tf.mul(t, gammaMax - gammaMin), gammaMin) as tf.Tensor1D);
 }
 
 export function vdmFixedLinear(gammaMin: number, gammaMax: number): NoiseSchedule {

@@ -6,7 +6,7 @@
 // guidance (Ho and Salimans 2022).
 import * as tf from '@tensorflow/tfjs-core';
 import type { Model, Params } from '../../shared/models/types.ts';
-import type { Prediction } from '../../shared/samplers/index.ts';
+import { addNoise, predictionTarget, type Prediction } from '../../shared/schedules/prediction.ts';
 import type { DiscreteSchedule } from '../../shared/schedules/index.ts';
 
 /** The randomness of one loss evaluation, drawn by the caller (seeded). */
@@ -31,14 +31,12 @@ export function ddpmLoss(model: Model<unknown>, params: Params, schedule: Discre
   const { T, alphasCumprod } = schedule;
   for (const i of noise.t) if (!(i >= 1 && i <= T)) throw new Error(`ddpm loss: step ${i} outside 1..${T}`);
   return tf.tidy(() => {
-    const perExample = (v: ArrayLike<number>) => tf.tensor(Float32Array.from(v), [b, ...new Array(x0.rank - 1).fill(1)]);
-    const alpha = perExample(Array.from(noise.t, (i) => Math.sqrt(alphasCumprod[i])));
-    const sigma = perExample(Array.from(noise.t, (i) => Math.sqrt(1 - alphasCumprod[i])));
-    const xt = tf.add(tf.mul(alpha, x0), tf.mul(sigma, noise.eps));
+    const alpha = tf.tensor1d(Array.from(noise.t, (i) => Math.sqrt(alphasCumprod[i])));
+    const sigma = tf.tensor1d(Array.from(noise.t, (i) => Math.sqrt(1 - alphasCumprod[i])));
+    const xt = addNoise(x0, noise.eps, alpha, sigma);
     const t = tf.tensor1d(Array.from(noise.t, (i) => i / T));
     const out = model.apply(params, xt, t, opts.label ? { label: opts.label } : undefined);
-    const target =
-      opts.prediction === 'eps' ? noise.eps : opts.prediction === 'x0' ? x0 : tf.sub(tf.mul(alpha, noise.eps), tf.mul(sigma, x0)); // v = alpha eps - sigma x0
+    const target = predictionTarget(opts.prediction, x0, noise.eps, alpha, sigma);
     const err = tf.sub(out, target);
     return tf.mean(opts.loss === 'l1' ? tf.abs(err) : tf.square(err)) as tf.Scalar;
   });

@@ -9,7 +9,8 @@
 // Their sum bounds -log p(x); bits per dimension = sum / (D ln 2).
 import * as tf from '@tensorflow/tfjs-core';
 import type { Model, Params } from '../../shared/models/types.ts';
-import { learnedGammaPrimeTensor, learnedGammaTensor, type ScheduleConfig } from '../../shared/schedules/index.ts';
+import { addNoise } from '../../shared/schedules/prediction.ts';
+import type { GammaFn } from '../../shared/schedules/gamma-tensor.ts';
 
 export interface VdmTerms {
   /** Per example [B], nats. */
@@ -27,30 +28,6 @@ export interface VdmNoise {
   eps: tf.Tensor;
 }
 
-/** gamma and gamma' as differentiable tensor functions of t [B]. */
-export interface GammaFn {
-  gamma(t: tf.Tensor1D): tf.Tensor1D;
-  gammaPrime(t: tf.Tensor1D): tf.Tensor1D;
-  /** The network's time input: gamma normalised by the configured [gammaMin, gammaMax]. */
-  networkTime(gamma: tf.Tensor1D): tf.Tensor1D;
-}
-
-export function gammaFn(schedule: ScheduleConfig, params: Params): GammaFn {
-  if (schedule.kind !== 'vdm-fixed-linear' && schedule.kind !== 'vdm-learned') {
-    throw new Error(`schedule.kind: the VDM loss needs vdm-fixed-linear or vdm-learned, got ${schedule.kind}`);
-  }
-  const { gammaMin, gammaMax } = schedule;
-  const networkTime = (g: tf.Tensor1D) => tf.div(tf.sub(g, gammaMin), gammaMax - gammaMin) as tf.Tensor1D;
-  if (schedule.kind === 'vdm-learned') {
-    return { gamma: (t) => learnedGammaTensor(params, t), gammaPrime: (t) => learnedGammaPrimeTensor(params, t), networkTime };
-  }
-  return {
-    gamma: (t) => tf.add(tf.mul(t, gammaMax - gammaMin), gammaMin) as tf.Tensor1D,
-    gammaPrime: (t) => tf.fill(t.shape, gammaMax - gammaMin) as tf.Tensor1D,
-    networkTime,
-  };
-}
-
 /** t_i = (u0 + i / B) mod 1: a stratified batch of times, lowering the loss variance (VDM §4). */
 export function antitheticTimes(u0: number, batch: number): Float32Array {
   return Float32Array.from({ length: batch }, (_, i) => (u0 + i / batch) % 1);
@@ -61,10 +38,6 @@ function perExample(x: tf.Tensor): tf.Tensor1D {
   return tf.sum(tf.reshape(x, [x.shape[0], -1]), 1) as tf.Tensor1D;
 }
 
-/** [B] -> [B, 1, ..., 1] broadcastable against x. */
-function perExampleScale(v: tf.Tensor1D, rank: number): tf.Tensor {
-  return tf.reshape(v, [v.shape[0], ...new Array(rank - 1).fill(1)]);
-}
 
 /**
  * The three VDM loss terms for x [B, H, W, C] (values on the vocab grid in
@@ -81,7 +54,6 @@ export function vdmTerms(
 ): VdmTerms {
   if (noise.t.length !== x.shape[0]) throw new Error(`vdm loss: ${noise.t.length} times for a batch of ${x.shape[0]}`);
   return tf.tidy(() => {
-    const scale = (v: tf.Tensor1D) => perExampleScale(v, x.rank);
     const [g0, g1] = [0, 1].map((t) => g.gamma(tf.fill([1], t) as tf.Tensor1D));
     const var1 = tf.sigmoid(g1);
 
@@ -104,7 +76,7 @@ export function vdmTerms(
     const t = tf.tensor1d(tHost);
     const gt = g.gamma(t);
     const varT = tf.sigmoid(gt);
-    const zt = tf.add(tf.mul(x, scale(tf.sqrt(tf.sub(1, varT)) as tf.Tensor1D)), tf.mul(noise.eps, scale(tf.sqrt(varT) as tf.Tensor1D)));
+    const zt = addNoise(x, noise.eps, tf.sqrt(tf.sub(1, varT)) as tf.Tensor1D, tf.sqrt(varT) as tf.Tensor1D);
     const epsHat = model.apply(params, zt, g.networkTime(gt), opts.label ? { label: opts.label } : undefined);
     const mse = perExample(tf.square(tf.sub(noise.eps, epsHat)));
     let weight: tf.Tensor1D;

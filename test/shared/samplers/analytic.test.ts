@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '../../../shared/rng.ts';
 import { createSampler, type Denoiser } from '../../../shared/samplers/index.ts';
-import { toDenoised } from '../../../shared/samplers/prediction.ts';
+import { toDenoised } from '../../../shared/schedules/prediction.ts';
 import { createSchedule, type GridSpacing, type TimePoint } from '../../../shared/schedules/index.ts';
 import { useBackend } from '../../backends.ts';
 

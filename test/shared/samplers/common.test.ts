@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '../../../shared/rng.ts';
 import { createSampler, SAMPLER_NAMES, type Denoiser } from '../../../shared/samplers/index.ts';
-import { toDenoised } from '../../../shared/samplers/prediction.ts';
+import { toDenoised } from '../../../shared/schedules/prediction.ts';
 import { createSchedule } from '../../../shared/schedules/index.ts';
 import { TEST_BACKENDS, useBackend } from '../../backends.ts';
 

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { makeDenoiser, type Net } from '../../../shared/samplers/index.ts';
-import { toDenoised } from '../../../shared/samplers/prediction.ts';
+import { toDenoised } from '../../../shared/schedules/prediction.ts';
 import { createSchedule } from '../../../shared/schedules/index.ts';
 import { useBackend } from '../../backends.ts';
 

@@ -5,7 +5,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { constantModel } from '../../helpers/constant-model.ts';
 import { initLearnedGamma, learnedGammaPrimeTensor, learnedGammaTensor, parseScheduleConfig } from '../../../shared/schedules/index.ts';
-import { antitheticTimes, bitsPerDim, gammaFn, vdmTerms } from '../../../trainer/losses/vdm.ts';
+import { gammaFn } from '../../../shared/schedules/gamma-tensor.ts';
+import { antitheticTimes, bitsPerDim, vdmTerms } from '../../../trainer/losses/vdm.ts';
 import { TEST_BACKENDS, useBackend } from '../../backends.ts';
 
 const sigmoid = (v: number) => 1 / (1 + Math.exp(-v));
