@@ -1,24 +1,22 @@
-// Backend selection, detected once per process (DESIGN §5).
+// Node's backends and their order, for the one selection mechanism
+// (engine-select.ts: each registration is tried once per process; DESIGN §5).
 //
 // Node tries tensorflow (tfjs-node-gpu, then tfjs-node: optional dependencies
 // that need libtensorflow and are often absent), then wasm (XNNPACK), then
 // cpu. The caller may force one; the chosen backend is always reported.
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
+import { firstLine, selectEngine, type Candidate, type Selection } from './engine-select.ts';
 
 export const BACKEND_NAMES = ['tensorflow', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
 
-export interface BackendChoice {
-  name: BackendName;
-  /** Why earlier candidates were passed over, e.g. "tensorflow: module not installed". */
-  skipped: string[];
-}
+export type BackendChoice = Selection<BackendName>;
 
-/** Registers a backend with tfjs; throws with the reason it is unavailable. */
-async function register(name: BackendName): Promise<void> {
-  switch (name) {
-    case 'tensorflow': {
+/** How each Node backend is made available; the order is BACKEND_NAMES. */
+const NODE_CANDIDATES: Record<BackendName, Candidate> = {
+  tensorflow: {
+    async register() {
       // Importing either package registers the 'tensorflow' backend.
       const errors: string[] = [];
       for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
@@ -32,17 +30,24 @@ async function register(name: BackendName): Promise<void> {
         }
       }
       throw new Error(errors.join('; '));
-    }
-    case 'wasm':
+    },
+    activate: () => activate('tensorflow'),
+  },
+  wasm: {
+    async register() {
       await import('@tensorflow/tfjs-backend-wasm');
-      return;
-    case 'cpu':
-      return; // registered by the static import above
-  }
-}
+    },
+    activate: () => activate('wasm'),
+  },
+  cpu: {
+    async register() {}, // registered by the static import above
+    activate: () => activate('cpu'),
+  },
+};
 
-function firstLine(e: unknown): string {
-  return String(e instanceof Error ? e.message : e).split('\n')[0];
+async function activate(name: BackendName): Promise<void> {
+  if (!(await tf.setBackend(name))) throw new Error('tf.setBackend returned false');
+  await tf.ready();
 }
 
 export function parseBackendName(value: string): BackendName {
@@ -56,18 +61,6 @@ export function parseBackendName(value: string): BackendName {
  * Activates `force` if given (failing loudly if it cannot), otherwise the
  * first backend in Node's preference order that initialises.
  */
-export async function selectBackend(force?: BackendName): Promise<BackendChoice> {
-  const order: BackendName[] = force ? [force] : [...BACKEND_NAMES];
-  const skipped: string[] = [];
-  for (const name of order) {
-    try {
-      await register(name);
-      if (!(await tf.setBackend(name))) throw new Error('tf.setBackend returned false');
-      await tf.ready();
-      return { name, skipped };
-    } catch (e) {
-      skipped.push(`${name}: ${firstLine(e)}`);
-    }
-  }
-  throw new Error(`no tfjs backend could be initialised (${skipped.join('; ')})`);
+export function selectBackend(force?: BackendName): Promise<BackendChoice> {
+  return selectEngine(BACKEND_NAMES, NODE_CANDIDATES, { force, what: 'tfjs backend' });
 }

@@ -4,7 +4,7 @@
 // the same fields.
 import { ConfigError } from './config.ts';
 import { BadInputError, CancelledError, errorKind, type ErrorKind } from './errors.ts';
-import { RequestError, type FieldIssue } from './request-plan.ts';
+import { RequestError, type FieldIssue } from './request-error.ts';
 
 export interface ErrorRecord {
   name: string;

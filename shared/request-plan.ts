@@ -5,7 +5,7 @@
 // generate() (sampler/) both plan with this.
 import { z } from 'zod';
 import type { Manifest } from './checkpoint/manifest.ts';
-import { ConfigError } from './config.ts';
+import { RequestError, type FieldIssue } from './request-error.ts';
 import { SAMPLER_NAMES, type SamplerName } from './samplers/names.ts';
 import { parseScheduleConfig, stepLimit } from './schedules/config.ts';
 
@@ -40,23 +40,6 @@ export interface RequestPlan {
   guidance: number;
   /** The class index, when a class was asked for. */
   label?: number;
-}
-
-export interface FieldIssue {
-  /** The field's name, or "(body)" for the request as a whole. */
-  path: string;
-  message: string;
-}
-
-/**
- * A request the model or the limits refuse; `issues` holds every field's
- * problem. A ConfigError on the first field, so "field: reason" holds.
- */
-export class RequestError extends ConfigError {
-  constructor(readonly issues: FieldIssue[]) {
-    super(issues[0]?.path ?? '(body)', [issues[0]?.message ?? 'invalid request', ...issues.slice(1).map((i) => `${i.path}: ${i.message}`)].join('; '));
-    this.name = 'RequestError';
-  }
 }
 
 /** The manifest fields a plan reads. */
@@ -161,3 +144,4 @@ export function planRequest<E extends z.ZodRawShape = Record<never, never>>(
     ...(label === undefined ? {} : { label }),
   };
 }
+

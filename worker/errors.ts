@@ -4,12 +4,9 @@
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import type { FieldIssue } from '../shared/request-error.ts';
 
-export interface FieldIssue {
-  /** Dotted field path, e.g. "count" or "label". */
-  path: string;
-  message: string;
-}
+export type { FieldIssue };
 
 export interface ErrorBody {
   error: { message: string; issues?: FieldIssue[] };

@@ -3,7 +3,8 @@
 // field (`output`). Every problem is one 422 listing each field's issue.
 import { z } from 'zod';
 import type { Manifest } from '../shared/checkpoint/manifest.ts';
-import { planRequest, RequestError } from '../shared/request-plan.ts';
+import { RequestError } from '../shared/request-error.ts';
+import { planRequest } from '../shared/request-plan.ts';
 import type { ServerConfig } from './config.ts';
 import { HttpError } from './errors.ts';
 import { OUTPUTS, type SampleJob } from './sample-service.ts';

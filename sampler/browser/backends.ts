@@ -1,11 +1,13 @@
-// Backend selection inside the browser worker (DESIGN §5): webgpu, then wasm,
-// then cpu. Each candidate must initialise and pass the numeric self-test;
+// The browser worker's backends and their order (DESIGN §5): webgpu, then
+// wasm, then cpu, through the one selection mechanism (../engine-select.ts).
+// Each candidate must initialise, and the numeric self-test runs on the one chosen;
 // the caller may force one (which then fails loudly) and always learns which
 // one runs. A lost WebGPU device is reported once through `onDeviceLost`.
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { BROWSER_BACKENDS, type BackendReport, type BrowserBackendName } from './protocol.ts';
 import { selfTest } from './self-test.ts';
+import { selectEngine, type Candidate } from '../engine-select.ts';
 
 /** The parts of WebGPU this module touches (the DOM typings here do not include WebGPU). */
 interface GpuDevice {
@@ -31,9 +33,6 @@ export interface SelectOptions {
   onDeviceLost?: (reason: string) => void;
 }
 
-function firstLine(e: unknown): string {
-  return String(e instanceof Error ? e.message : (e as { message?: string })?.message ?? e).split('\n')[0];
-}
 
 /**
  * Throws unless a hardware WebGPU adapter is there. A fallback adapter is a
@@ -53,24 +52,35 @@ async function checkAdapter(allowSoftware: boolean): Promise<void> {
   }
 }
 
-/** Makes `name` available to tf.setBackend; throws why it cannot be. */
-async function register(name: BrowserBackendName, wasmPaths: string, forced: boolean): Promise<void> {
-  switch (name) {
-    case 'webgpu':
-      await checkAdapter(forced);
-      // Registers 'webgpu' when navigator.gpu exists; the device is requested by tf.setBackend.
-      await import('@tensorflow/tfjs-backend-webgpu');
-      return;
-    case 'wasm': {
-      const wasm = await import('@tensorflow/tfjs-backend-wasm');
-      // Cross-origin isolated pages get the threaded SIMD binary, with XNNPACK threads = logical cores / 2
-      // (tfjs's cap, at most 8); elsewhere SIMD on one thread.
-      wasm.setWasmPaths(wasmPaths);
-      return;
-    }
-    case 'cpu':
-      return; // registered by the static import
-  }
+/** How each browser backend is made available; the order is BROWSER_BACKENDS. */
+function browserCandidates(wasmPaths: string): Record<BrowserBackendName, Candidate> {
+  const activate = async (name: BrowserBackendName) => {
+    if (!(await tf.setBackend(name))) throw new Error('initialisation failed');
+    await tf.ready();
+  };
+  return {
+    webgpu: {
+      async register(forced) {
+        await checkAdapter(forced);
+        // Registers 'webgpu' when navigator.gpu exists; the device is requested by tf.setBackend.
+        await import('@tensorflow/tfjs-backend-webgpu');
+      },
+      activate: () => activate('webgpu'),
+    },
+    wasm: {
+      async register() {
+        const wasm = await import('@tensorflow/tfjs-backend-wasm');
+        // Cross-origin isolated pages get the threaded SIMD binary, with XNNPACK threads = logical cores / 2
+        // (tfjs's cap, at most 8); elsewhere SIMD on one thread.
+        wasm.setWasmPaths(wasmPaths);
+      },
+      activate: () => activate('wasm'),
+    },
+    cpu: {
+      async register() {}, // registered by the static import
+      activate: () => activate('cpu'),
+    },
+  };
 }
 
 /** Backend-specific facts for the report. */
@@ -87,33 +97,17 @@ async function describe(name: BrowserBackendName): Promise<Pick<BackendReport, '
   return {};
 }
 
-/** The first candidate that initialises and passes the self-test, activated. */
+/** The first candidate that initialises, activated, with its self-test result (engine-select.ts). */
 export async function selectBrowserBackend(opts: SelectOptions): Promise<BackendReport> {
-  const order: BrowserBackendName[] = opts.force ? [opts.force] : [...BROWSER_BACKENDS];
-  const skipped: string[] = [];
-  for (const name of order) {
-    const excluded = opts.exclude?.get(name);
-    if (excluded !== undefined) {
-      skipped.push(`${name}: ${excluded}`);
-      continue;
-    }
-    try {
-      await register(name, opts.wasmPaths, opts.force === name);
-      if (!(await tf.setBackend(name))) throw new Error('initialisation failed');
-      await tf.ready();
-      const selfTestError = await selfTest();
-      if (name === 'webgpu' && opts.onDeviceLost) {
-        const onLost = opts.onDeviceLost;
-        void (tf.backend() as unknown as WebGpuBackendLike).device.lost.then((info) =>
-          onLost(`device lost (${info.reason || 'unknown'})${info.message ? `: ${info.message}` : ''}`),
-        );
-      }
-      return { name, skipped, selfTestError, ...(await describe(name)) };
-    } catch (e) {
-      skipped.push(`${name}: ${firstLine(e)}`);
-    }
+  const { name, skipped } = await selectEngine(BROWSER_BACKENDS, browserCandidates(opts.wasmPaths), { force: opts.force, exclude: opts.exclude, what: 'backend' });
+  const selfTestError = await selfTest();
+  if (name === 'webgpu' && opts.onDeviceLost) {
+    const onLost = opts.onDeviceLost;
+    void (tf.backend() as unknown as WebGpuBackendLike).device.lost.then((info) =>
+      onLost(`device lost (${info.reason || 'unknown'})${info.message ? `: ${info.message}` : ''}`),
+    );
   }
-  throw new Error(`no backend could run generation (${skipped.join('; ')})`);
+  return { name, skipped, selfTestError, ...(await describe(name)) };
 }
 
 /** Drops a backend whose device is gone, so a later selection never lands on it. */
