@@ -2,7 +2,7 @@
 // folder (default: the project's models/, holding the embedded default
 // model), prints the URL, and shuts down cleanly on SIGINT / SIGTERM.
 // The API key comes from MEDSYNTH_API_KEY, never argv (visible to `ps`).
-//   medsynth serve [--models <dir>] [--port N] [--host H] [--backend tensorflow|wasm|cpu] [--workers N]
+//   medsynth serve [--models <dir>] [--port N (default $PORT, else 8787)] [--host H] [--backend tensorflow|wasm|cpu] [--workers N]
 // Sampling runs on a pool of worker threads, one per core by default.
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -20,9 +20,11 @@ export async function serve(args: string[], log: (s: string) => void, env = proc
   });
   if (values.workers !== undefined && !/^([1-9]\d?)$/.test(values.workers)) throw new BadInputError(`--workers must be an integer in [1, 99], got "${values.workers}"`);
   const workers = values.workers === undefined ? availableParallelism() : Number(values.workers);
-  const port = Number(values.port ?? 8787);
-  if ((values.port !== undefined && !/^\d{1,5}$/.test(values.port)) || port > 65535) {
-    throw new BadInputError(`--port must be an integer in [0, 65535], got "${values.port}"`);
+  // --port, else $PORT (what hosting platforms set), else 8787.
+  const portText = values.port ?? (env.PORT || undefined);
+  const port = Number(portText ?? 8787);
+  if ((portText !== undefined && !/^\d{1,5}$/.test(portText)) || port > 65535) {
+    throw new BadInputError(`${values.port !== undefined ? '--port' : 'PORT'} must be an integer in [0, 65535], got "${portText}"`);
   }
   const backend = values.backend === undefined ? undefined : parseBackendName(values.backend);
   const modelsDir = values.models ?? DEFAULT_MODELS_DIR;

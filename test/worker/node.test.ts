@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -238,5 +239,26 @@ describe('medsynth serve', () => {
 
   it('rejects a bad port as a usage error', async () => {
     await expect(serve(['--port', 'http'], () => {})).rejects.toThrow(/--port must be an integer/);
+    await expect(serve([], () => {}, { PORT: 'http' })).rejects.toThrow(/^PORT must be an integer in \[0, 65535\], got "http"/);
+  });
+
+  it('listens on $PORT when --port is not given (hosting platforms set it), --port first', async () => {
+    const free = async () => {
+      const s = createNetServer();
+      await new Promise<void>((res) => s.listen(0, '127.0.0.1', res));
+      const port = (s.address() as { port: number }).port;
+      await new Promise((res) => s.close(res));
+      return port;
+    };
+    const [envPort, flagPort] = [await free(), await free()];
+    for (const [args, expected] of [[[], envPort], [['--port', String(flagPort)], flagPort]] as const) {
+      const running = await serve([...args, '--host', '127.0.0.1', '--backend', 'cpu', '--workers', '1'], () => {}, { PORT: String(envPort) });
+      try {
+        expect(new URL(running.url).port).toBe(String(expected));
+        expect((await fetch(`${running.url}/healthz`)).status).toBe(200);
+      } finally {
+        await running.close();
+      }
+    }
   });
 });
