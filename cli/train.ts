@@ -10,7 +10,7 @@ import { ConfigError } from '../shared/config.ts';
 import { CancelledError } from '../shared/errors.ts';
 import { parseBackendName, selectBackend } from '../sampler/backend.ts';
 import { writeFileAtomic } from '../sampler/node/atomic-file.ts';
-import { writeCheckpointFolder } from '../sampler/node/checkpoint-folder.ts';
+import { recoverCheckpointFolder, writeCheckpointFolder } from '../sampler/node/checkpoint-folder.ts';
 import { folderSource } from '../sampler/node/folder-source.ts';
 import { exists, readRunRecord, RUN_JSON, type RunRecord } from '../trainer/run-record.ts';
 import { trainingBar, withStopSignal } from './args.ts';
@@ -66,6 +66,8 @@ export async function train(args: string[], log: (s: string) => void): Promise<v
 
   let record: RunRecord;
   const checkpointDir = join(out, RUN_FILES.checkpoint);
+  // A kill during a checkpoint write leaves the previous or the new state beside the folder: put it back first.
+  for (const line of await recoverCheckpointFolder(checkpointDir)) log(line);
   if (values.resume) {
     if (!(await exists(join(checkpointDir, 'manifest.json')))) throw new ConfigError('--resume', `${out} holds no training checkpoint to resume`);
     record = await readRunRecord(out);

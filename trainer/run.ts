@@ -4,7 +4,7 @@
 //   <run>/checkpoint/      the whole training state (Trainer.save), replaced atomically
 //   <run>/metrics.jsonl    one JSON object per logged step or validation
 //   <run>/previews/        step-000200.png: samples from the EMA weights
-import { appendFile, mkdir } from 'node:fs/promises';
+import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { memorySource } from '../shared/checkpoint/index.ts';
 import { encodeMontagePng } from '../sampler/encode/index.ts';
@@ -35,10 +35,32 @@ export function runCheckpoint(runDir: string) {
 /**
  * What every run loop writes (diffusion and VQ-GAN alike): metrics.jsonl lines
  * stamped with the time, and the whole training state to checkpoint/, atomically.
+ * `start` drops metrics rows past the checkpoint's step: a run that was killed
+ * or restored from an older state repeats those steps, and each step is logged once.
  */
 export function runWriters(runDir: string, trainer: { step: number; save(): Promise<Map<string, Uint8Array>> }, log: (line: string) => void) {
   const metricsPath = join(runDir, RUN_FILES.metrics);
   return {
+    start: async () => {
+      let text: string;
+      try {
+        text = await readFile(metricsPath, 'utf8');
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+        throw e;
+      }
+      const lines = text.split('\n').filter((l) => l.trim() !== '');
+      const kept = lines.filter((l) => {
+        try {
+          return !((JSON.parse(l) as { step?: number }).step! > trainer.step);
+        } catch {
+          return false; // a row cut short by a kill
+        }
+      });
+      if (kept.length === lines.length) return;
+      await writeFileAtomic(metricsPath, kept.map((l) => `${l}\n`).join(''));
+      log(`metrics: dropped ${lines.length - kept.length} rows past step ${trainer.step} (steps the checkpoint does not hold)`);
+    },
     record: (obj: object) => appendFile(metricsPath, `${JSON.stringify({ time: new Date().toISOString(), ...obj })}\n`),
     save: async () => {
       await writeCheckpointFolder(join(runDir, RUN_FILES.checkpoint), await trainer.save());
@@ -72,7 +94,8 @@ export async function runTraining(trainer: Trainer, train: ExampleSet, validatio
   const c = trainer.config;
   const log = hooks.log ?? (() => {});
   await mkdir(join(runDir, RUN_FILES.previews), { recursive: true });
-  const { record, save } = runWriters(runDir, trainer, log);
+  const { start, record, save } = runWriters(runDir, trainer, log);
+  await start();
   const every = (n: number) => n > 0 && trainer.step % n === 0;
 
   let windowStart = performance.now();

@@ -1,12 +1,10 @@
 // Every documented exit code through the real `medsynth` process (bin/medsynth.js):
 // the kind an error carries decides the code (shared/errors.ts), whichever
 // layer threw it. Bad input 2, failure 1, cancelled 130.
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BadInputError, CancelledError, errorKind } from '../../shared/errors.ts';
 import { ConfigError } from '../../shared/config.ts';
@@ -14,35 +12,14 @@ import { CheckpointError } from '../../shared/checkpoint/index.ts';
 import { ReadError } from '../../trainer/data/types.ts';
 import { PreprocessError } from '../../trainer/preprocess/common.ts';
 import { EXIT_CODES } from '../../cli/main.ts';
+import { medsynth, ROOT } from '../helpers/cli-process.ts';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const BIN = join(ROOT, 'bin', 'medsynth.js');
 const FIX = join(ROOT, 'test', 'fixtures');
 const dir = mkdtempSync(join(tmpdir(), 'medsynth-exit-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the CLI; `onLine` sees each stdout line and may signal the child. Waits for the exit itself. */
-function medsynth(args: string[], onLine?: (line: string, kill: (s: NodeJS.Signals) => void) => void): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, MEDSYNTH_CACHE_DIR: join(dir, 'cache') } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => {
-      const before = stdout.length;
-      stdout += d;
-      for (const line of stdout.slice(before).split('\n')) if (line) onLine?.(line, (s) => child.kill(s));
-    });
-    child.stderr.on('data', (d: Buffer) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const env = { MEDSYNTH_CACHE_DIR: join(dir, 'cache') };
+const run = (args: string[], onLine?: (line: string, kill: (s: NodeJS.Signals) => void) => void) => medsynth(args, { env, onLine });
 
 describe('exit codes of the real CLI', () => {
   it('maps each error kind to its documented code', () => {
@@ -56,14 +33,14 @@ describe('exit codes of the real CLI', () => {
   });
 
   it('bad input from preprocessing (a 2D DICOM image for a 3D preset) exits 2 with one line naming the file', async () => {
-    const r = await medsynth(['train', '--config', 'brain-mri-3d-32', '--data', join(FIX, 'dicom', 'MR_small.dcm'), '--out', join(dir, 'run-3d'), '--quiet']);
+    const r = await run(['train', '--config', 'brain-mri-3d-32', '--data', join(FIX, 'dicom', 'MR_small.dcm'), '--out', join(dir, 'run-3d'), '--quiet']);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(/^medsynth: .*MR_small\.dcm: a 2D image .* cannot fill a 3D target/);
     expect(r.code).toBe(2);
   });
 
   it('bad input from a reader (a missing data file) exits 2', async () => {
-    const r = await medsynth(['train', '--config', 'tiny-mri-2d-16', '--data', join(dir, 'no-such.nii'), '--out', join(dir, 'run-missing'), '--quiet']);
+    const r = await run(['train', '--config', 'tiny-mri-2d-16', '--data', join(dir, 'no-such.nii'), '--out', join(dir, 'run-missing'), '--quiet']);
     expect(r.stderr).toMatch(/no-such\.nii: no such file or folder/);
     expect(r.code).toBe(2);
   });
@@ -72,7 +49,7 @@ describe('exit codes of the real CLI', () => {
     const server: Server = createServer();
     const port = await new Promise<number>((res) => server.listen(0, '127.0.0.1', () => res((server.address() as { port: number }).port)));
     try {
-      const r = await medsynth(['serve', '--port', String(port), '--host', '127.0.0.1', '--models', join(ROOT, 'models')]);
+      const r = await run(['serve', '--port', String(port), '--host', '127.0.0.1', '--models', join(ROOT, 'models')]);
       expect(r.stderr).toMatch(/EADDRINUSE/);
       expect(r.code).toBe(1);
     } finally {
@@ -84,7 +61,7 @@ describe('exit codes of the real CLI', () => {
     const out = join(dir, 'cancelled.png');
     let sent = false;
     // DDPM x 300 on the default model takes tens of seconds: SIGINT once the model line says sampling is next.
-    const r = await medsynth(['sample', '--out', out, '--sampler', 'ddpm', '--steps', '300', '--quiet', '--backend', 'cpu'], (line, kill) => {
+    const r = await run(['sample', '--out', out, '--sampler', 'ddpm', '--steps', '300', '--quiet', '--backend', 'cpu'], (line, kill) => {
       if (!sent && line.startsWith('model: ')) {
         sent = true;
         kill('SIGINT');
@@ -99,7 +76,7 @@ describe('exit codes of the real CLI', () => {
   it('Ctrl-C during training saves, then exits 130 so `train && export` stops', async () => {
     const out = join(dir, 'run-stopped');
     let sent = false;
-    const r = await medsynth(['train', '--config', 'tiny-mri-2d-16', '--data', join(FIX, 'nifti', 'ch2bet-24x28x20-uint8.nii.gz'), '--out', out, '--steps', '100000', '--quiet', '--backend', 'cpu', '--set', 'train.checkpointEvery=2'], (line, kill) => {
+    const r = await run(['train', '--config', 'tiny-mri-2d-16', '--data', join(FIX, 'nifti', 'ch2bet-24x28x20-uint8.nii.gz'), '--out', out, '--steps', '100000', '--quiet', '--backend', 'cpu', '--set', 'train.checkpointEvery=2'], (line, kill) => {
       if (!sent && /^step \d+/.test(line)) {
         sent = true;
         kill('SIGINT');

@@ -107,7 +107,8 @@ export async function runVqganTraining(
   if (train.size === 0) throw new Error('vqgan run: the training set is empty');
   const log = hooks.log ?? (() => {});
   await mkdir(runDir, { recursive: true });
-  const { record, save } = runWriters(runDir, trainer, log);
+  const { start, record, save } = runWriters(runDir, trainer, log);
+  await start();
   const every = (n: number) => n > 0 && trainer.step % n === 0;
 
   let windowStart = performance.now();

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CheckpointError, encodeCheckpoint, loadCheckpoint } from '../../../shared/checkpoint/index.ts';
-import { writeCheckpointFolder } from '../../../sampler/node/checkpoint-folder.ts';
+import { recoverCheckpointFolder, writeCheckpointFolder } from '../../../sampler/node/checkpoint-folder.ts';
 import { folderSource } from '../../../sampler/node/folder-source.ts';
 import { bits, randomTensor, sampleCheckpoint, sampleMeta, sampleTensors } from '../../shared/checkpoint/fixtures.ts';
 
@@ -113,5 +113,52 @@ describe('folderSource errors', () => {
     await expect(src.read('../etc/passwd')).rejects.toThrow(/not a plain name/);
     await mkdir(join(root, 'sub'));
     await expect(src.read('sub')).rejects.toThrow(/sub: not a regular file/);
+  });
+});
+
+describe('recoverCheckpointFolder: every state a kill mid-write can leave', () => {
+  /** Lays out the folders a write would have left at one instant, from real checkpoints. */
+  async function layout(parts: { target?: 'old' | 'new'; old?: boolean; tmp?: 'complete' | 'partial' }) {
+    const oldFiles = (await sampleCheckpoint('fp32', 700)).files;
+    const newFiles = (await otherCheckpoint()).files;
+    const dir = join(root, 'checkpoint');
+    const put = async (folder: string, files: ReadonlyMap<string, Uint8Array>, withManifest: boolean) => {
+      await mkdir(folder);
+      for (const [name, bytes] of files) if (withManifest || name !== 'manifest.json') await writeFile(join(folder, name), bytes);
+      if (!withManifest) await writeFile(join(folder, 'manifest.json.part'), '{"format": "medsynth-check'); // cut short
+    };
+    if (parts.target) await put(dir, parts.target === 'old' ? oldFiles : newFiles, true);
+    if (parts.old) await put(`${dir}.old-0123456789ab`, oldFiles, true);
+    if (parts.tmp) await put(`${dir}.tmp-0123456789ab`, newFiles, parts.tmp === 'complete');
+    return dir;
+  }
+  const nameOf = async (dir: string) => (await loadCheckpoint(folderSource(dir))).manifest.name;
+  const oldName = sampleMeta().name;
+
+  it.each([
+    ['filling the tmp folder (manifest not yet in)', { target: 'old', tmp: 'partial' }, (): string => oldName],
+    ['tmp folder complete, nothing switched yet', { target: 'old', tmp: 'complete' }, (): string => oldName],
+    ['old moved aside, new not yet in', { old: true, tmp: 'complete' }, (): string => 'other'],
+    ['new in place, old not yet removed', { target: 'new', old: true }, (): string => 'other'],
+  ] as const)('%s: a loadable checkpoint and no leftovers', async (_, parts, expected) => {
+    const dir = await layout(parts);
+    await recoverCheckpointFolder(dir);
+    expect(await nameOf(dir)).toBe(expected());
+    expect(await readdir(root)).toEqual(['checkpoint']);
+  });
+
+  it('falls back to the moved-aside folder when the tmp one never completed', async () => {
+    const dir = await layout({ old: true, tmp: 'partial' });
+    const said = await recoverCheckpointFolder(dir);
+    expect(await nameOf(dir)).toBe(oldName);
+    expect(said.join('\n')).toMatch(/recovered .*checkpoint from .*\.old-0123456789ab/);
+    expect(await readdir(root)).toEqual(['checkpoint']);
+  });
+
+  it('a later write cleans what a killed one left', async () => {
+    const dir = await layout({ target: 'old', tmp: 'partial', old: true });
+    await writeCheckpointFolder(dir, (await otherCheckpoint()).files);
+    expect(await nameOf(dir)).toBe('other');
+    expect(await readdir(root)).toEqual(['checkpoint']);
   });
 });
