@@ -8,10 +8,11 @@
 // (NIfTI-1 header comments: slope 0 means "no scaling").
 // 4D and up: the first 3D volume is taken (t = 0, and index 0 along dims 5-7),
 // and a note on the Volume says how many there were.
-import { gunzipSync } from 'fflate';
+import { constants as zlibConstants, gunzipSync } from 'node:zlib';
 import * as nifti from 'nifti-reader-js';
 import { checkVolume, errorText, plainBytes, ReadError, type Volume } from './types.ts';
 import { readBytes } from './files.ts';
+import { describeLimit, MAX_INFLATED_BYTES } from './limits.ts';
 
 type Reader = (bytes: Uint8Array, n: number) => ArrayLike<number>;
 
@@ -47,9 +48,17 @@ export async function readNifti(path: string): Promise<Volume> {
 export function decodeNifti(bytes: Uint8Array, source: string): Volume {
   bytes = plainBytes(bytes);
   if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
+    // The header says how large the file is: inflate no more than that (a decompression bomb stops at
+    // its own declared size, or at MAX_INFLATED_BYTES). node's zlib checks the gzip trailer (CRC-32, length).
+    const cap = Math.min(MAX_INFLATED_BYTES, declaredBytes(bytes) ?? MAX_INFLATED_BYTES);
     try {
-      bytes = gunzipSync(bytes);
+      bytes = gunzipSync(bytes, { maxOutputLength: cap });
     } catch (err) {
+      if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') {
+        throw new ReadError(source, cap < MAX_INFLATED_BYTES
+          ? `inflates to more than the ${cap} bytes its header declares (vox_offset + voxels)`
+          : `inflates to more than the reader limit of ${describeLimit.bytes(MAX_INFLATED_BYTES)} (MAX_INFLATED_BYTES)`);
+      }
       throw new ReadError(source, `corrupt gzip stream: ${errorText(err)}`);
     }
   }
@@ -117,6 +126,34 @@ export function decodeNifti(bytes: Uint8Array, source: string): Volume {
   const spacing: [number, number, number] = [spacingOf(3), spacingOf(2), spacingOf(1)];
 
   return checkVolume({ data, shape: [nz, ny, nx], spacing, source, ...(notes.length ? { notes } : {}) });
+}
+
+/**
+ * The whole file's size as a gzipped NIfTI header declares it (vox_offset +
+ * every voxel of every volume), from the first KiB of the stream; undefined
+ * when the head is not a readable NIfTI header (the full decode then says why).
+ */
+function declaredBytes(gz: Uint8Array): number | undefined {
+  let head: Buffer;
+  try {
+    // A prefix with a sync flush yields what it holds; 1 KiB of deflate inflates to at most ~1 MiB.
+    head = gunzipSync(gz.subarray(0, 1024), { finishFlush: zlibConstants.Z_SYNC_FLUSH, maxOutputLength: 4 << 20 });
+  } catch {
+    return undefined;
+  }
+  const buf = head.buffer.slice(head.byteOffset, head.byteOffset + head.byteLength) as ArrayBuffer;
+  try {
+    if (!nifti.isNIFTI(buf)) return undefined;
+    const h = nifti.readHeader(buf);
+    const ndim = h.dims[0];
+    let voxels = 1;
+    for (let i = 1; i <= ndim && i <= 7; i++) voxels *= Math.max(1, h.dims[i]);
+    const total = h.vox_offset + (voxels * h.numBitsPerVoxel) / 8;
+    // 64 KiB of slack for writers that pad the end.
+    return Number.isFinite(total) && total > 0 ? Math.ceil(total) + 65_536 : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Reverses the byte order of each `size`-byte element in place. */

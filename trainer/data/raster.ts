@@ -11,12 +11,13 @@ import { decode as decodePngBytes, convertIndexedToRgb } from 'fast-png';
 import { decode as decodeJpegBytes } from 'jpeg-js';
 import { checkVolume, errorText, plainBytes, ReadError, type Volume } from './types.ts';
 import { readBytes } from './files.ts';
+import { describeLimit, MAX_IMAGE_PIXELS } from './limits.ts';
 
 /** BT.601 luma weights. */
 const LUMA = [0.299, 0.587, 0.114] as const;
 
 /** JPEG decoder limits: far above any radiograph (e.g. 3000 x 3000), low enough to refuse a decompression bomb. */
-const JPEG_MAX_MEGAPIXELS = 200;
+const JPEG_MAX_MEGAPIXELS = MAX_IMAGE_PIXELS / (1024 * 1024);
 const JPEG_MAX_MEMORY_MB = 2048;
 
 export const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
@@ -83,9 +84,18 @@ function unpackLowDepth(packed: ArrayLike<number>, width: number, height: number
 /** Decodes PNG bytes to a [1, H, W] volume; `source` names the file in errors. */
 export function decodePng(bytes: Uint8Array, source: string): Volume {
   bytes = plainBytes(bytes);
+  // IHDR is the first chunk (PNG spec §5.6): its size is checked before the decoder allocates it.
+  if (bytes.length >= 24 && hasPngSignature(bytes)) {
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const [width, height] = [view.getUint32(16), view.getUint32(20)];
+    if (width * height > MAX_IMAGE_PIXELS) {
+      throw new ReadError(source, `PNG of ${width}x${height} is over the reader limit of ${describeLimit.pixels(MAX_IMAGE_PIXELS)} (MAX_IMAGE_PIXELS)`);
+    }
+  }
   let png: ReturnType<typeof decodePngBytes>;
   try {
-    png = decodePngBytes(bytes);
+    // checkCrc: a chunk whose CRC-32 does not match is corruption, not data.
+    png = decodePngBytes(bytes, { checkCrc: true });
   } catch (err) {
     throw new ReadError(source, `corrupt PNG: ${errorText(err)}`);
   }
