@@ -59,3 +59,42 @@ describe('Rng', () => {
     expect(() => new Rng(1, -1)).toThrow(/stream/);
   });
 });
+
+describe('Rng streams, tested as an RNG (the known answers are above)', () => {
+  it('draws the two normals of a Box-Muller pair independently of each other and of the next pair', () => {
+    const n = 40_000;
+    const z = new Rng(11).normal(n);
+    const corr = (lag: number, step: number) => {
+      let sxy = 0;
+      let m = 0;
+      for (let i = 0; i + lag < n; i += step, m++) sxy += z[i] * z[i + lag];
+      return sxy / m; // unit variance, zero mean: the correlation estimate, standard error 1 / sqrt(m)
+    };
+    // Within a pair (cos, sin of one angle), and across neighbouring pairs.
+    for (const [lag, step] of [[1, 2], [2, 2], [1, 1]] as const) {
+      expect(Math.abs(corr(lag, step)), `lag ${lag}`).toBeLessThan(5 / Math.sqrt(n / step));
+    }
+    // No value repeats inside a pair (a copied draw would).
+    let repeats = 0;
+    for (let i = 0; i + 1 < n; i += 2) if (z[i] === z[i + 1]) repeats++;
+    expect(repeats).toBe(0);
+  });
+
+  it('draws int(n) uniformly over all of [0, n): chi-square below the 0.1% critical value', () => {
+    // chi^2 critical values at p = 0.001 for n - 1 degrees of freedom.
+    const critical: Record<number, number> = { 2: 10.83, 3: 13.82, 7: 22.46, 10: 27.88, 100: 148.23 };
+    for (const [k, crit] of Object.entries(critical).map(([a, b]) => [Number(a), b])) {
+      const rng = new Rng(5, k);
+      const draws = 2000 * k;
+      const counts = new Array(k).fill(0);
+      for (let i = 0; i < draws; i++) {
+        const v = rng.int(k);
+        expect(Number.isInteger(v) && v >= 0 && v < k).toBe(true);
+        counts[v]++;
+      }
+      const expected = draws / k;
+      const chi2 = counts.reduce((s, c) => s + (c - expected) ** 2 / expected, 0);
+      expect(chi2, `int(${k})`).toBeLessThan(crit);
+    }
+  });
+});
