@@ -15,6 +15,15 @@ describe('RateLimiter', () => {
     expect(rl.take('a')).toBe(1);
   });
 
+  it('caps the bucket at the burst size however long a client sits idle', () => {
+    let now = 0;
+    const rl = new RateLimiter({ requests: 3, windowMs: 3000, maxClients: 100 }, () => now);
+    expect([rl.take('a'), rl.take('a'), rl.take('a')]).toEqual([0, 0, 0]);
+    now = 60 * 60_000; // an hour idle would refill 3600 tokens without the cap
+    expect([rl.take('a'), rl.take('a'), rl.take('a')]).toEqual([0, 0, 0]);
+    expect(rl.take('a')).toBe(1);
+  });
+
   it('forgets the least recently seen clients beyond maxClients', () => {
     const rl = new RateLimiter({ requests: 1, windowMs: 60_000, maxClients: 2 }, () => 0);
     rl.take('a');
