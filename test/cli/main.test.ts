@@ -157,7 +157,8 @@ describe('medsynth inspect', () => {
     const manifest = JSON.parse(await readFile(join(model2d, 'manifest.json'), 'utf8'));
     expect(r.log).toContain('kind: ddpm-unet2d, modality: mri');
     for (const s of manifest.shards) expect(r.log).toContain(`  ${s.file}  ${s.bytes} bytes  sha256 ${s.sha256}  ok`);
-    expect(r.log.at(-1)).toMatch(/^verified: /);
+    expect(r.log.at(-2)).toMatch(/^verified: /);
+    expect(r.log.at(-1)).toMatch(/fit the weights \(the checks `sample` runs\)$/);
   });
 });
 
