@@ -5,7 +5,7 @@
 // HU; then the bad inputs, each one line naming the problem.
 import { cp, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { gunzipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../cli/main.ts';
@@ -111,8 +111,10 @@ describe('VQ-GAN -> encode -> latent DDPM -> export -> sample', () => {
       labels: ['mri', 'ct'],
       model: { channels: 4, depth: 4, numClasses: 2, latent: { shape: [4, 4, 4] }, vqgan: { downsample: [4, 4, 4], embeddingDim: 4 } },
       data: { shape: [16, 16, 16], channels: 1, spacing: [12, 12, 12], perLabel: [{ modality: 'mri', intensity: { kind: 'nyul' } }, { modality: 'ct', spacing: [14, 14, 14], intensity: { kind: 'hu-window', level: 40, width: 400 } }] },
-      training: { steps: 4, weights: 'ema', latents, vqgan: { run: vq, step: 3 } },
+      training: { steps: 4, weights: 'ema', latents: basename(latents), vqgan: { run: basename(vq), step: 3 } },
     });
+    // Published manifests name folders, never the training machine's paths.
+    expect(JSON.stringify(m)).not.toContain(root);
     const names: string[] = m.tensors.map((t: { name: string }) => t.name);
     expect(names.every((n) => /^unet\.|^vqgan\.(post_vq|dec)\.|^vqgan\.codebook\.embeddings$/.test(n))).toBe(true);
     expect(names.some((n) => n.startsWith('vqgan.dec.'))).toBe(true);

@@ -7,7 +7,7 @@
 // checked by hash: the latents must be the ones the run recorded, and the
 // VQ-GAN checkpoint the one that encoded them. Anything missing or changed is
 // an error naming the folder.
-import { resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import type { Manifest, Quantization } from '../../shared/checkpoint/index.ts';
 import { ConfigError } from '../../shared/config.ts';
 import { latentDdpm, UNET_PREFIX, VQGAN_PREFIX } from '../../shared/models/latent-ddpm.ts';
@@ -69,10 +69,12 @@ export async function exportLatentRun(
     for (const [k, v] of trainer.exportParams()) params.set(UNET_PREFIX + k, v);
     for (const [k, v] of vq.exportParams()) if (isSamplingParam(k)) params.set(VQGAN_PREFIX + k, v);
     const source = latents.manifest;
+    // Folder names and hashes, never this machine's absolute paths: the manifest is published.
     const training = {
       ...trainer.trainingRecord(),
-      latents: ref.path,
-      vqgan: { run: vqRun, step: vq.step, checkpoint: made.checkpoint },
+      latents: basename(ref.path),
+      latentsSha256: ref.sha256,
+      vqgan: { run: basename(vqRun), step: vq.step, checkpoint: made.checkpoint },
     };
     const meta = {
       ...trainer.spec.meta,
