@@ -1,12 +1,13 @@
 // The Node entry: the app over a local models folder, sampling server-side
 // with tfjs on the best available backend. Only wiring lives here.
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { stat } from 'node:fs/promises';
 import { createAdaptorServer } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { selectBackend, type BackendChoice, type BackendName } from '../sampler/backend.ts';
 import { createApp } from './app.ts';
+import { errorBody } from './errors.ts';
 import type { ServerConfigInput } from './config.ts';
 import { folderAssets } from './demo/node-assets.ts';
 import { folderStorage } from './node/folder-storage.ts';
@@ -63,6 +64,14 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
 
   // Without serverOptions.createServer the adapter makes a plain node:http server.
   const server = createAdaptorServer({ fetch: app.fetch }) as Server;
+  // Requests node's HTTP parser refuses itself (headers over its limit, a malformed request line,
+  // a TLS hello on a plain port) never reach the app: answer them in the app's JSON error shape too.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    if (!socket.writable || (err.code === 'ECONNRESET' && !socket.bytesWritten)) return socket.destroy();
+    const [status, text] = err.code === 'HPE_HEADER_OVERFLOW' ? [431, 'Request Header Fields Too Large'] : [400, 'Bad Request'];
+    const body = JSON.stringify(errorBody(status === 431 ? 'the request headers are over this server\'s limit' : `malformed HTTP request (${err.code ?? 'parse error'})`));
+    socket.end(`HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {

@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { createServer as createNetServer } from 'node:net';
+import { connect, createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -57,6 +57,31 @@ describe('Node server', () => {
     expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(server.backend.name).toBe('cpu');
     expect(await (await api('/healthz')).json()).toEqual({ ok: true, sampling: true, active: 0, queued: 0 });
+  });
+
+  it("answers what node's HTTP parser refuses (huge headers, a malformed request, a TLS hello) with a JSON error", async () => {
+    const { port } = new URL(server.url);
+    /** Raw bytes to the server; resolves with everything it answered once it closes the connection. */
+    const raw = (bytes: string | Buffer) =>
+      new Promise<string>((resolve, reject) => {
+        const socket = connect(Number(port), '127.0.0.1', () => socket.end(bytes));
+        let got = '';
+        socket.on('data', (d) => (got += d.toString('latin1')));
+        socket.on('close', () => resolve(got));
+        socket.on('error', reject);
+      });
+    const cases: [string | Buffer, number][] = [
+      [`GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(64 * 1024)}\r\n\r\n`, 431],
+      ['GARBAGE\r\n\r\n', 400],
+      [Buffer.from([0x16, 0x03, 0x01, 0x00, 0xa5, 0x01, 0x00, 0x00, 0xa1, 0x03, 0x03]), 400], // a TLS ClientHello
+    ];
+    for (const [bytes, status] of cases) {
+      const answer = await raw(bytes);
+      expect(answer).toMatch(new RegExp(`^HTTP/1\\.1 ${status} `));
+      expect(answer).toMatch(/\r\nContent-Type: application\/json\r\n/);
+      const body = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as { error: { message: string } };
+      expect(body.error.message.length).toBeGreaterThan(10);
+    }
   });
 
   it('lists the models in the folder', async () => {
