@@ -7,7 +7,8 @@ import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_MODEL, main } from '../../cli/main.ts';
+import { DEFAULT_MODEL } from '../../cli/main.ts';
+import { cli } from '../helpers/cli-process.ts';
 import { generate } from '../../sampler/generate.ts';
 import { loadModel } from '../../sampler/load.ts';
 import { writeCheckpointFolder } from '../../sampler/node/checkpoint-folder.ts';
@@ -32,12 +33,6 @@ afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-async function cli(...argv: string[]): Promise<{ code: number; log: string[]; err: string[] }> {
-  const log: string[] = [];
-  const err: string[] = [];
-  const code = await main(argv, (s) => log.push(s), (s) => err.push(s));
-  return { code, log, err };
-}
 
 async function exists(path: string): Promise<boolean> {
   return stat(path).then(

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { decode } from 'fast-png';
 import { writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../cli/main.ts';
+import { cli } from '../helpers/cli-process.ts';
 import { decodeNifti } from '../../trainer/data/nifti.ts';
 
 const FIXTURES = new URL('../fixtures/nifti/', import.meta.url).pathname;
@@ -36,12 +36,6 @@ afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-async function cli(...argv: string[]) {
-  const log: string[] = [];
-  const err: string[] = [];
-  const code = await main(argv, (s) => log.push(s), (s) => err.push(s));
-  return { code, log, err };
-}
 
 const jsonLines = async (path: string) => (await readFile(path, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
 

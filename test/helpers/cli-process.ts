@@ -33,3 +33,12 @@ export function medsynth(args: string[], opts: { env?: Record<string, string>; o
     child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
   });
 }
+
+/** The CLI in this process (main(argv, log, err)): its exit code and the lines it printed. */
+export async function cli(...argv: string[]): Promise<{ code: number; log: string[]; err: string[] }> {
+  const { main } = await import('../../cli/main.ts');
+  const log: string[] = [];
+  const err: string[] = [];
+  const code = await main(argv, (s) => log.push(s), (s) => err.push(s));
+  return { code, log, err };
+}

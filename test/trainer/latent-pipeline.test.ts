@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { gunzipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../cli/main.ts';
+import { cli } from '../helpers/cli-process.ts';
 import { decodeNifti } from '../../trainer/data/nifti.ts';
 
 const FIXTURES = new URL('../fixtures/nifti/', import.meta.url).pathname;
@@ -38,12 +38,6 @@ afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-async function cli(...argv: string[]) {
-  const log: string[] = [];
-  const err: string[] = [];
-  const code = await main(argv, (s) => log.push(s), (s) => err.push(s));
-  return { code, log, err };
-}
 const ok = async (...argv: string[]) => {
   const r = await cli(...argv);
   expect(r.err, argv.join(' ')).toEqual([]);
