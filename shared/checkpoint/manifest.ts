@@ -18,6 +18,11 @@ export function shardFileName(index: number): string {
 
 const VERSION_RE = /^(\d+)\.(\d+)$/;
 const positiveInt = z.number().int().positive();
+
+/** Limits on what one generated image may be (far above any model here: 256^3 x 4 is 67 M values). */
+export const MAX_DATA_SIDE = 4096;
+export const MAX_DATA_CHANNELS = 64;
+export const MAX_DATA_VALUES = 1 << 27;
 const Modality = z.enum(['xray', 'mri', 'ct']);
 
 /** What one class of a conditional model is, when classes differ (CT in HU beside MRI on a Nyul scale). */
@@ -63,8 +68,9 @@ export const ManifestSchema = z
       guidance: z.number().finite().optional(),
     }),
     data: z.object({
-      shape: z.array(positiveInt).min(1).max(4),
-      channels: positiveInt,
+      // Bounded before anything is allocated from them: sampling makes noise of this shape.
+      shape: z.array(positiveInt.max(MAX_DATA_SIDE)).min(1).max(4),
+      channels: positiveInt.max(MAX_DATA_CHANNELS),
       spacing: z.array(z.number().finite().positive()),
       intensity: IntensityMappingSchema,
       /** How examples were put on the grid (trainer/preprocess/pipeline.ts target.fit); absent means 'crop'. */
@@ -78,6 +84,10 @@ export const ManifestSchema = z
     training: z.record(z.string(), z.unknown()).optional(),
   })
   .superRefine((m, ctx) => {
+    const voxels = m.data.shape.reduce((a, b) => a * b, 1) * m.data.channels;
+    if (voxels > MAX_DATA_VALUES) {
+      ctx.addIssue({ code: 'custom', path: ['data', 'shape'], message: `[${m.data.shape}] x ${m.data.channels} channels is ${voxels} values per image, over the limit of ${MAX_DATA_VALUES} (MAX_DATA_VALUES)` });
+    }
     if (m.data.spacing.length !== m.data.shape.length) {
       ctx.addIssue({
         code: 'custom',

@@ -204,6 +204,15 @@ describe('corrupted manifests', () => {
     await expectLoadError(files, MANIFEST, /tensors\[\d+\]\.name: duplicate tensor name/);
   });
 
+  it('an image size that sampling would allocate without end ([30000, 30000], absurd channels)', async () => {
+    let files = await withEdit((m) => (m.data.shape = [30000, 30000]));
+    await expectLoadError(files, MANIFEST, /data\.shape\[0\]: .*4096/);
+    files = await withEdit((m) => (m.data.shape = [4096, 4096, 16]));
+    await expectLoadError(files, MANIFEST, /data\.shape: \[4096,4096,16\] x 1 channels is \d+ values per image, over the limit of 134217728 \(MAX_DATA_VALUES\)/);
+    files = await withEdit((m) => (m.data.channels = 100000));
+    await expectLoadError(files, MANIFEST, /data\.channels: .*64/);
+  });
+
   it('a shard listed twice', async () => {
     const files = await withEdit((m) => m.shards.push({ ...m.shards[0] }));
     await expectLoadError(files, MANIFEST, /shards\[\d+\]\.file: shard weights-00000\.msgpack is listed twice/);
