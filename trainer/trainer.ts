@@ -13,7 +13,7 @@ import type { Model, Params } from '../shared/models/types.ts';
 import { Rng } from '../shared/rng.ts';
 import { loadModel } from '../sampler/load.ts';
 import type { Prediction } from '../shared/samplers/index.ts';
-import { createSchedule, initLearnedGamma, parseScheduleConfig, type DiscreteSchedule, type ScheduleConfig } from '../shared/schedules/index.ts';
+import { createSchedule, initScheduleParams, parseScheduleConfig, type DiscreteSchedule, type ScheduleConfig } from '../shared/schedules/index.ts';
 import { parseTrainConfig, type TrainConfig } from './config.ts';
 import type { ExportMeta } from './export.ts';
 import { ddpmLoss } from './losses/ddpm.ts';
@@ -157,10 +157,7 @@ export class Trainer {
 
   private initParams(): Params {
     const params = this.model.init(this.config.seed);
-    if (this.schedule.kind === 'vdm-learned') {
-      const { gammaMin, gammaMax, features } = this.schedule;
-      for (const [k, v] of initLearnedGamma(this.config.seed, gammaMin, gammaMax, features)) params.set(k, v);
-    }
+    for (const [k, v] of initScheduleParams(this.schedule, this.config.seed)) params.set(k, v);
     return params;
   }
 

@@ -2,7 +2,7 @@
 // learned schedule's initial gamma weights for VDM), exported as-is.
 import type { Quantization } from '../shared/checkpoint/index.ts';
 import { createModel } from '../shared/models/index.ts';
-import { initLearnedGamma, parseScheduleConfig } from '../shared/schedules/index.ts';
+import { initScheduleParams, parseScheduleConfig } from '../shared/schedules/index.ts';
 import { exportCheckpoint } from './export.ts';
 import { getPreset } from './presets.ts';
 
@@ -10,10 +10,7 @@ export async function untrainedCheckpoint(presetName: string, seed: number, quan
   const preset = getPreset(presetName);
   const model = createModel(preset.kind, preset.model);
   const params = model.init(seed);
-  const schedule = parseScheduleConfig(preset.meta.schedule);
-  if (schedule.kind === 'vdm-learned') {
-    for (const [k, v] of initLearnedGamma(seed, schedule.gammaMin, schedule.gammaMax, schedule.features)) params.set(k, v);
-  }
+  for (const [k, v] of initScheduleParams(parseScheduleConfig(preset.meta.schedule), seed)) params.set(k, v);
   try {
     return await exportCheckpoint(model, params, { ...preset.meta, training: { steps: 0, note: 'untrained: seeded initialisation only' } }, quantization);
   } finally {

@@ -2,9 +2,14 @@
 import type { Params } from '../models/types.ts';
 import { cosineBetas, discreteSchedule, linearBetas } from './discrete.ts';
 import { vdmFixedLinear } from './vdm-fixed.ts';
-import { vdmLearned } from './vdm-learned.ts';
 import type { NoiseSchedule } from './types.ts';
-import { parseScheduleConfig } from './config.ts';
+import { parseScheduleConfig, type ScheduleConfig } from './config.ts';
+import { initLearnedGamma, vdmLearned } from './vdm-learned.ts';
+
+/** A schedule's own trainable weights at initialisation: the learned gamma network's (gamma.*), none for the others. */
+export function initScheduleParams(c: ScheduleConfig, seed: number): Params {
+  return c.kind === 'vdm-learned' ? initLearnedGamma(seed, c.gammaMin, c.gammaMax, c.features) : new Map();
+}
 
 /** Builds a schedule; `params` holds the gamma.* weights of a learned schedule. */
 export function createSchedule(raw: unknown, params?: Params): NoiseSchedule {
