@@ -2,6 +2,7 @@
 // folder. An error's own kind (shared/errors.ts) decides the exit code: bad
 // input 2, cancelled 130, any other failure 1. One line on stderr; stack
 // traces only with --verbose.
+import { readFileSync } from 'node:fs';
 import { errorKind, type ErrorKind } from '../shared/errors.ts';
 import { BACKEND_NAMES } from '../sampler/backend.ts';
 import { PRESETS } from '../trainer/presets.ts';
@@ -36,15 +37,35 @@ const USAGE = `usage:
   medsynth init --preset <name> --out <dir> [--seed N] [--quantization fp32|fp16|int8]
                   writes an untrained checkpoint (presets: ${Object.keys(PRESETS).join(', ')})
 --model defaults to the embedded default model (models/default).
-options: --verbose (stack traces), --quiet (no progress), --help`;
+options: --verbose (stack traces), --quiet (no progress), --help (also after a command: its usage only), --version`;
+
+/** The package's version (package.json), for --version. */
+const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+/** One command's block of USAGE (its `medsynth <command>` lines and their continuations), or undefined. */
+function commandUsage(command: string): string | undefined {
+  const blocks: string[][] = [];
+  for (const line of USAGE.split('\n').slice(1)) {
+    if (line.startsWith('  medsynth ')) blocks.push([line]);
+    else if (line.startsWith('   ') && blocks.length) blocks.at(-1)!.push(line);
+  }
+  const mine = blocks.filter((b) => b[0].startsWith(`  medsynth ${command} `) || b[0] === `  medsynth ${command}`);
+  return mine.length ? ['usage:', ...mine.flat(), 'options: --verbose (stack traces), --quiet (no progress), --help'].join('\n') : undefined;
+}
 
 /** Runs the CLI; returns the exit code. */
 export async function main(argv: string[], log = (s: string) => console.log(s), err = (s: string) => console.error(s)): Promise<number> {
   const [command, ...rest] = argv;
   const verbose = rest.includes('--verbose');
   try {
+    if (command === '--version' || command === '-v') {
+      log(VERSION);
+      return 0;
+    }
     if (!command || command === '--help' || command === 'help' || rest.includes('--help')) {
-      log(USAGE);
+      // `medsynth <command> --help` (or `help <command>`): that command's usage only.
+      const named = command === 'help' ? rest[0] : command;
+      log(named && named !== '--help' ? (commandUsage(named) ?? USAGE) : USAGE);
       return command ? 0 : 2;
     }
     if (command === 'sample') await sample(rest, log);

@@ -244,3 +244,29 @@ describe('errors: exit 2, one line, no stack trace, no output file', () => {
     await expectUsageError(['sample', '--model', model2d, '--out', '{out}', '--quiet', '--backend', 'gpu'], /--backend must be one of tensorflow, wasm, cpu; got "gpu"/);
   });
 });
+
+describe('--help and --version', () => {
+  it('prints every command without one, exiting 2; with --help, 0', async () => {
+    const bare = await cli();
+    expect(bare.code).toBe(2);
+    const full = await cli('--help');
+    expect(full.code).toBe(0);
+    for (const c of ['sample', 'inspect', 'serve', 'publish', 'train', 'encode', 'export', 'evaluate', 'init']) expect(full.log[0]).toContain(`  medsynth ${c} `);
+  });
+
+  it('`<command> --help` and `help <command>` print only that command', async () => {
+    for (const argv of [['train', '--help'], ['help', 'train']]) {
+      const r = await cli(...argv);
+      expect(r.code).toBe(0);
+      expect(r.log[0]).toMatch(/^usage:\n {2}medsynth train --config/);
+      expect(r.log[0]).toContain('--resume');
+      expect(r.log[0]).not.toContain('medsynth sample');
+    }
+  });
+
+  it('--version prints the package version', async () => {
+    const { version } = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    expect(version).toMatch(/^\d+\.\d+\.\d+/);
+    expect(await cli('--version')).toEqual({ code: 0, log: [version], err: [] });
+  });
+});
