@@ -6,8 +6,8 @@
 // resumed run continues exactly as an uninterrupted one would.
 import '@tensorflow/tfjs'; // registers the gradients of tfjs's ops (tfjs-core alone has none, DESIGN §5)
 import * as tf from '@tensorflow/tfjs-core';
-import { CheckpointError, encodeCheckpoint, loadCheckpoint, type CheckpointSource, type Manifest } from '../shared/checkpoint/index.ts';
-import { hostToParams, paramsToHost } from '../shared/models/host.ts';
+import { CheckpointError, type CheckpointSource } from '../shared/checkpoint/index.ts';
+import { loadState, saveState, type StateFormat } from './training-state.ts';
 import { createModel } from '../shared/models/index.ts';
 import type { Model, Params } from '../shared/models/types.ts';
 import { Rng } from '../shared/rng.ts';
@@ -335,14 +335,7 @@ export class Trainer {
 
   /** The whole training state as checkpoint files (fp32, exact). */
   async save(): Promise<Map<string, Uint8Array>> {
-    const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
-    const put = (prefix: string, m: Map<string, tf.Tensor>) => {
-      for (const [k, v] of paramsToHost(m)) tensors.set(prefix + k, v);
-    };
-    put(PREFIX.param, this.params);
-    put(PREFIX.ema, this.ema.shadow);
-    put(PREFIX.m, this.opt.m);
-    put(PREFIX.v, this.opt.v);
+    const groups = { [PREFIX.param]: this.params, [PREFIX.ema]: this.ema.shadow, [PREFIX.m]: this.opt.m, [PREFIX.v]: this.opt.v };
     const state: SavedState = {
       format: STATE_FORMAT,
       spec: this.spec,
@@ -355,15 +348,13 @@ export class Trainer {
       backends: [...this.backends],
       ...(this.init ? { init: this.init } : {}),
     };
-    const meta = { ...this.spec.meta, kind: this.spec.kind, model: this.model.config as Record<string, unknown>, training: { state } };
-    return (await encodeCheckpoint(tensors, meta, { quantization: 'fp32' })).files;
+    return saveState(groups, new Map(), { ...this.spec.meta, kind: this.spec.kind, model: this.model.config as Record<string, unknown> }, { ...state });
   }
 
   /** A trainer from save()'s files; `overrides` may change settings such as the total steps. */
   static async load(source: CheckpointSource, overrides: Record<string, unknown> = {}): Promise<Trainer> {
-    const { manifest, tensors } = await loadCheckpoint(source);
-    const state = readState(manifest, `${source.location}/manifest.json`);
-    const pick = (prefix: string) => hostToParams(new Map([...tensors].filter(([k]) => k.startsWith(prefix)).map(([k, v]) => [k.slice(prefix.length), v])));
+    const { state, file, group: pick } = await loadState<SavedState>(source, STATE);
+    checkState(state, file);
     const trainer = new Trainer(state.spec, parseTrainConfig({ ...state.config, ...overrides }), pick(PREFIX.param));
     for (const [k, v] of pick(PREFIX.ema)) trainer.ema.shadow.set(k, v);
     for (const [k, v] of pick(PREFIX.m)) trainer.opt.m.set(k, v);
@@ -386,11 +377,10 @@ export class Trainer {
   }
 }
 
-function readState(manifest: Manifest, file: string): SavedState {
-  const state = (manifest.training as { state?: SavedState } | undefined)?.state;
-  if (!state || state.format !== STATE_FORMAT) throw new CheckpointError(file, `not a training checkpoint (no training.state of format ${STATE_FORMAT})`);
-  const counters = [state.step, state.optStep, state.emaUpdates, state.rng?.data, state.rng?.noise];
-  if (!counters.every((v) => Number.isSafeInteger(v) && v >= 0)) throw new CheckpointError(file, 'training.state counters must be non-negative integers');
+const STATE: StateFormat = { format: STATE_FORMAT, counters: ['step', 'optStep', 'emaUpdates', 'rng.data', 'rng.noise'], what: 'a training checkpoint' };
+
+/** The diffusion state's own fields beyond the counters loadState checks. */
+function checkState(state: SavedState, file: string): void {
   if (state.seconds !== undefined && !(Number.isFinite(state.seconds) && state.seconds >= 0)) throw new CheckpointError(file, 'training.state.seconds must be a non-negative number');
   if (state.backends !== undefined && !(Array.isArray(state.backends) && state.backends.every((b) => typeof b === 'string'))) {
     throw new CheckpointError(file, 'training.state.backends must be a list of backend names');
@@ -399,5 +389,4 @@ function readState(manifest: Manifest, file: string): SavedState {
   if (init !== undefined && !(typeof init.from === 'string' && typeof init.name === 'string' && Number.isFinite(init.steps) && Number.isFinite(init.seconds))) {
     throw new CheckpointError(file, 'training.state.init must be { from, name, steps, seconds }');
   }
-  return state;
 }

@@ -19,15 +19,15 @@
 // backend and a resumed run continues bit-identically on the same backend.
 import '@tensorflow/tfjs'; // registers the gradients of tfjs's ops (DESIGN §5)
 import * as tf from '@tensorflow/tfjs-core';
-import { CheckpointError, encodeCheckpoint, loadCheckpoint, type CheckpointSource, type Manifest } from '../../shared/checkpoint/index.ts';
+import { CheckpointError, type CheckpointSource } from '../../shared/checkpoint/index.ts';
 import { ConfigError } from '../../shared/config.ts';
-import { hostToParams, paramsToHost } from '../../shared/models/host.ts';
 import { depthSlices } from '../../shared/models/layers3d.ts';
 import { initParams, ParamList } from '../../shared/models/params.ts';
 import type { Params } from '../../shared/models/types.ts';
 import { CODEBOOK, straightThrough, vqgan3d, type Vqgan3d } from '../../shared/models/vqgan3d/index.ts';
 import { Rng } from '../../shared/rng.ts';
 import { AdamW } from '../optim/adamw.ts';
+import { loadState, saveState, type StateFormat } from '../training-state.ts';
 import { CodebookEma, perplexity } from './codebook-ema.ts';
 import { parseVqganTrainConfig, type VqganTrainConfig } from './config.ts';
 import { declarePatchGan, patchGan, type PatchGanConfig } from './discriminator.ts';
@@ -362,18 +362,11 @@ export class VqganTrainer {
   /** The whole training state as checkpoint files (fp32, exact). */
   async save(): Promise<Map<string, Uint8Array>> {
     const c = this.config;
-    const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
-    const put = (prefix: string, m: Map<string, tf.Tensor>) => {
-      for (const [k, v] of paramsToHost(m)) tensors.set(prefix + k, v);
-    };
-    put(PREFIX.ae, this.ae);
-    put(PREFIX.disc, this.discParams);
-    put(PREFIX.aeM, this.aeOpt.m);
-    put(PREFIX.aeV, this.aeOpt.v);
-    put(PREFIX.discM, this.discOpt.m);
-    put(PREFIX.discV, this.discOpt.v);
-    tensors.set(`${PREFIX.codebook}clusterSize`, { shape: [c.model.nCodes], data: Float32Array.from(this.codebook.clusterSize) });
-    tensors.set(`${PREFIX.codebook}embedSum`, { shape: [c.model.nCodes, c.model.embeddingDim], data: Float32Array.from(this.codebook.embedSum) });
+    const groups = { [PREFIX.ae]: this.ae, [PREFIX.disc]: this.discParams, [PREFIX.aeM]: this.aeOpt.m, [PREFIX.aeV]: this.aeOpt.v, [PREFIX.discM]: this.discOpt.m, [PREFIX.discV]: this.discOpt.v };
+    const codebook = new Map([
+      [`${PREFIX.codebook}clusterSize`, { shape: [c.model.nCodes], data: Float32Array.from(this.codebook.clusterSize) }],
+      [`${PREFIX.codebook}embedSum`, { shape: [c.model.nCodes, c.model.embeddingDim], data: Float32Array.from(this.codebook.embedSum) }],
+    ]);
     const state: SavedState = {
       format: STATE_FORMAT,
       config: c,
@@ -392,9 +385,8 @@ export class VqganTrainer {
       schedule: {},
       sampler: { name: 'none', steps: 1 },
       data: { shape: [...c.shape], channels: c.model.channels, spacing: [1, 1, 1], intensity: { kind: 'linear' as const, low: -1, high: 1, unit: '' } },
-      training: { state },
     };
-    return (await encodeCheckpoint(tensors, meta, { quantization: 'fp32' })).files;
+    return saveState(groups, codebook, meta, { ...state });
   }
 
   /**
@@ -403,10 +395,8 @@ export class VqganTrainer {
    * not the networks or the volume shape.
    */
   static async load(source: CheckpointSource, options: VqganOptions = {}, overrides: Record<string, unknown> = {}): Promise<VqganTrainer> {
-    const { manifest, tensors } = await loadCheckpoint(source);
-    const file = `${source.location}/manifest.json`;
-    const state = readState(manifest, file);
-    const pick = (prefix: string) => hostToParams(new Map([...tensors].filter(([k]) => k.startsWith(prefix)).map(([k, v]) => [k.slice(prefix.length), v])));
+    const { state, file, tensors, group: pick } = await loadState<SavedState>(source, STATE);
+    if (typeof state.codebookInitialised !== 'boolean') throw new CheckpointError(file, 'training.state.codebookInitialised must be a boolean');
     const fixed = ['model', 'shape', 'discChannels', 'discLayers', 'discGroups'].find((k) => Object.hasOwn(overrides, k));
     if (fixed) throw new ConfigError(`vqgan.${fixed}`, 'a resumed run keeps its networks and volume shape');
     const config = parseVqganTrainConfig({ ...state.config, ...overrides });
@@ -440,11 +430,8 @@ export class VqganTrainer {
   }
 }
 
-function readState(manifest: Manifest, file: string): SavedState {
-  const state = (manifest.training as { state?: SavedState } | undefined)?.state;
-  if (!state || state.format !== STATE_FORMAT) throw new CheckpointError(file, `not a VQ-GAN training checkpoint (no training.state of format ${STATE_FORMAT})`);
-  const counters = [state.seed, state.step, state.aeOptStep, state.discOptStep, state.rng?.slices, state.rng?.codebook];
-  if (!counters.every((v) => Number.isSafeInteger(v) && v >= 0)) throw new CheckpointError(file, 'training.state counters must be non-negative integers');
-  if (typeof state.codebookInitialised !== 'boolean') throw new CheckpointError(file, 'training.state.codebookInitialised must be a boolean');
-  return state;
-}
+const STATE: StateFormat = {
+  format: STATE_FORMAT,
+  counters: ['seed', 'step', 'aeOptStep', 'discOptStep', 'rng.slices', 'rng.codebook'],
+  what: 'a VQ-GAN training checkpoint',
+};
