@@ -12,6 +12,7 @@ import {
 } from '../../../shared/checkpoint/index.ts';
 import type { HostTensor } from '../../../shared/checkpoint/index.ts';
 import { randomTensor, sampleCheckpoint, sampleMeta, withShard } from './fixtures.ts';
+import { mutate, mutation } from '../../helpers/byte-mutations.ts';
 
 /** Runs fn; anything thrown other than CheckpointError fails the property. */
 function onlyCheckpointErrors(fn: () => unknown): void {
@@ -36,27 +37,6 @@ async function validShards(): Promise<Uint8Array[]> {
     for (const [name, bytes] of files) if (name !== 'manifest.json') out.push(bytes);
   }
   return out;
-}
-
-/** Byte-level mutations: overwrite, insert, delete, truncate. */
-const mutation = fc.oneof(
-  fc.record({ kind: fc.constant('set' as const), at: fc.nat(), value: fc.integer({ min: 0, max: 255 }) }),
-  fc.record({ kind: fc.constant('insert' as const), at: fc.nat(), bytes: fc.uint8Array({ minLength: 1, maxLength: 8 }) }),
-  fc.record({ kind: fc.constant('delete' as const), at: fc.nat(), count: fc.integer({ min: 1, max: 8 }) }),
-  fc.record({ kind: fc.constant('truncate' as const), at: fc.nat() }),
-);
-type Mutation = typeof mutation extends fc.Arbitrary<infer M> ? M : never;
-
-function mutate(src: Uint8Array, muts: Mutation[]): Uint8Array {
-  let b = Array.from(src);
-  for (const m of muts) {
-    const at = b.length === 0 ? 0 : m.at % (b.length + 1);
-    if (m.kind === 'set' && b.length > 0) b[at % b.length] = m.value;
-    else if (m.kind === 'insert') b.splice(at, 0, ...m.bytes);
-    else if (m.kind === 'delete') b.splice(at, m.count);
-    else if (m.kind === 'truncate') b = b.slice(0, at);
-  }
-  return new Uint8Array(b);
 }
 
 describe('decodeShard fuzzing', () => {
