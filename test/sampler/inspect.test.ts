@@ -30,7 +30,7 @@ describe('inspect and sample agree', () => {
     ['zero attention heads', (m: Json) => (m.model.heads = 0), /heads/],
     ['a schedule with T = 0', (m: Json) => (m.schedule.T = 0), /schedule\.T/],
     ['an unknown sampler', (m: Json) => (m.sampler.name = 'euler'), /sampler\.name: unknown sampler "euler"/],
-    ['channels that do not fit the network', (m: Json) => (m.data.channels = 1000), /data\.shape\/data\.channels do not fit the model/],
+    ['channels that do not fit the network', (m: Json) => (m.data.channels = 3), /data\.shape\/data\.channels do not fit the model/],
   ])('%s', async (_, change, message) => {
     const source = await mutated(change);
     const fromSample = await loadModel(source).then(
