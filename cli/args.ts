@@ -1,5 +1,8 @@
 // What the subcommands share: number options, progress bars, and stopping
 // cleanly on Ctrl-C / SIGTERM. Bad values are BadInputErrors (exit 2).
+import { constants } from 'node:fs';
+import { access, stat } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import cliProgress from 'cli-progress';
 import { BadInputError } from '../shared/errors.ts';
 
@@ -57,4 +60,25 @@ export async function withStopSignal<T>(f: (signal: AbortSignal) => Promise<T>):
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
   }
+}
+
+/**
+ * Checks before any work that `--out <file>` can be written: not an existing
+ * folder, and the nearest existing folder above it (missing ones are created
+ * on writing) is a writable folder. Throws a BadInputError naming the path,
+ * so a long run never fails at its last step.
+ */
+export async function checkOutputFile(out: string): Promise<void> {
+  const path = resolve(out);
+  if ((await stat(path).catch(() => undefined))?.isDirectory()) throw new BadInputError(`--out ${out}: is a folder; give a file name`);
+  let folder = dirname(path);
+  let st = await stat(folder).catch(() => undefined);
+  while (!st && dirname(folder) !== folder) {
+    folder = dirname(folder);
+    st = await stat(folder).catch(() => undefined);
+  }
+  if (!st?.isDirectory()) throw new BadInputError(`--out ${out}: ${folder} is not a folder`);
+  await access(folder, constants.W_OK).catch(() => {
+    throw new BadInputError(`--out ${out}: the folder ${folder} is not writable`);
+  });
 }

@@ -13,7 +13,7 @@ import { writeCheckpointFolder } from '../sampler/node/checkpoint-folder.ts';
 import { createSamplerPool } from '../sampler/node/pool.ts';
 import { PRESETS } from '../trainer/presets.ts';
 import { untrainedCheckpoint } from '../trainer/untrained.ts';
-import { asBadInput, int, num, progressBar } from './args.ts';
+import { asBadInput, checkOutputFile, int, num, progressBar } from './args.ts';
 
 /** The checkpoint shipped with the project, used when --model is not given. */
 export const DEFAULT_MODEL = fileURLToPath(new URL('../models/default', import.meta.url));
@@ -41,6 +41,7 @@ export async function sample(args: string[], log: (s: string) => void): Promise<
   if (!values.out) throw new BadInputError('--out <file.png|file.nii.gz> is required');
   const out = values.out;
   asBadInput(`--out ${out}: `, () => outputFormat(out));
+  await checkOutputFile(out);
   const backendName = values.backend === undefined ? undefined : asBadInput('', () => parseBackendName(values.backend!));
   const quiet = values.quiet ?? false;
   const label = values.label === undefined ? undefined : /^\d+$/.test(values.label) ? Number(values.label) : values.label;

@@ -270,3 +270,21 @@ describe('--help and --version', () => {
     expect(await cli('--version')).toEqual({ code: 0, log: [version], err: [] });
   });
 });
+
+describe('output paths are checked before any sampling', () => {
+  it('refuses an existing folder and a path under a file, naming them; creates missing folders', async () => {
+    const dir = await outDir();
+    await mkdir(join(dir, 'taken.png'));
+    const folder = await cli('sample', '--model', model2d, '--out', join(dir, 'taken.png'), '--backend', 'cpu', '--quiet', '--steps', '2');
+    expect(folder.code).toBe(2);
+    expect(folder.err[0]).toMatch(/--out .*: is a folder; give a file name/);
+    await writeFile(join(dir, 'file'), 'x');
+    const under = await cli('sample', '--model', model2d, '--out', join(dir, 'file', 'x.png'), '--backend', 'cpu', '--quiet', '--steps', '2');
+    expect(under.code).toBe(2);
+    expect(under.err[0]).toMatch(/file is not a folder/);
+    const nested = join(dir, 'new', 'deeper', 'x.png');
+    const ok = await cli('sample', '--model', model2d, '--out', nested, '--backend', 'cpu', '--quiet', '--steps', '2');
+    expect(ok.code).toBe(0);
+    expect(await exists(nested)).toBe(true);
+  });
+});
