@@ -83,7 +83,7 @@ export function planGeneration(m: LoadedModel, options: GenerateOptions | Genera
 }
 
 /** A planned request (already checked against the model's manifest) with its sampler and grid. */
-export function generationPlan(m: LoadedModel, r: RequestPlan & { first?: number; batchSize?: number; spacing?: 'time' | 'log-snr' }): GenerationPlan {
+export function generationPlan(m: LoadedModel, r: RequestPlan & Pick<GenerateOptions, 'first' | 'batchSize' | 'spacing'>): GenerationPlan {
   const sampler = forField('sampler', () => createSampler(r.sampler, { eta: r.eta }));
   const grid = forField('steps', () => m.schedule.grid(r.steps, r.spacing ?? sampler.defaultSpacing));
   // The null label of classifier-free guidance is index numClasses; unconditional models have none.
