@@ -2,7 +2,7 @@
 // data pipeline (or a latents folder), the trainers and the run loops.
 // Loaded lazily by the CLI. Three kinds of run, by the preset's kind:
 //   - a diffusion model on --data (ddpm-unet2d, ddpm-unet3d, vdm);
-//   - a VQ-GAN on --data (stage 1 of latent diffusion, trainer/vqgan/cli.ts);
+//   - a VQ-GAN on --data (stage 1 of latent diffusion, cli/train-vqgan.ts);
 //   - a latent DDPM on --latents (stage 2), exported with its VQ-GAN.
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
