@@ -23,6 +23,9 @@ const positiveInt = z.number().int().positive();
 export const MAX_DATA_SIDE = 4096;
 export const MAX_DATA_CHANNELS = 64;
 export const MAX_DATA_VALUES = 1 << 27;
+/** Deepest nesting of objects and arrays a manifest may have (real ones reach 5): zod and
+ * JSON.stringify recurse, so a manifest nested thousands deep would overflow the stack. */
+export const MAX_MANIFEST_DEPTH = 32;
 const Modality = z.enum(['xray', 'mri', 'ct']);
 
 /** What one class of a conditional model is, when classes differ (CT in HU beside MRI on a Nyul scale). */
@@ -169,10 +172,27 @@ function brief(v: unknown): string {
   return text.length > 60 ? `${text.slice(0, 60)}...` : text;
 }
 
+/** Nesting depth of a JSON value, measured without recursion and stopping past `limit`. */
+function jsonDepth(value: unknown, limit: number): number {
+  let deepest = 0;
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (typeof v !== 'object' || v === null) continue;
+    deepest = Math.max(deepest, depth);
+    if (deepest > limit) return deepest;
+    for (const child of Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return deepest;
+}
+
 /** Validates an already-parsed manifest object. Throws CheckpointError naming `file` and the field. */
 export function validateManifest(raw: unknown, file: string): Manifest {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new CheckpointError(file, 'invalid manifest: not a JSON object');
+  }
+  if (jsonDepth(raw, MAX_MANIFEST_DEPTH) > MAX_MANIFEST_DEPTH) {
+    throw new CheckpointError(file, `invalid manifest: nested more than ${MAX_MANIFEST_DEPTH} levels deep (MAX_MANIFEST_DEPTH)`);
   }
   const obj = raw as Record<string, unknown>;
   if (obj.format !== CHECKPOINT_FORMAT) {

@@ -269,6 +269,19 @@ describe('corrupted manifests', () => {
     await expectLoadError(long, MANIFEST, /tensor name "n+\.\.\." is longer than 512 characters/);
   });
 
+  it('a manifest nested thousands deep is refused by its depth, not by a stack overflow', async () => {
+    const { files } = await twoShards();
+    const m = manifestOf(files) as unknown as Record<string, any>;
+    m.training = { extra: '@' };
+    // Written as text: JSON.stringify itself overflows at this depth.
+    const text = JSON.stringify(m).replace('"@"', '['.repeat(5000) + ']'.repeat(5000));
+    const deep = new Map(files).set('manifest.json', new TextEncoder().encode(text));
+    await expectLoadError(deep, MANIFEST, /nested more than 32 levels deep \(MAX_MANIFEST_DEPTH\)/);
+    // A real manifest is far inside the limit.
+    m.training = { extra: JSON.parse('['.repeat(20) + ']'.repeat(20)) };
+    await expect(loadCheckpoint(memorySource(withManifest(files, m)))).resolves.toBeDefined();
+  });
+
   it('a manifest over the size cap', async () => {
     const { files } = await twoShards();
     await expectLoadError(files, MANIFEST, /more than the expected 64/, { maxManifestBytes: 64 });
