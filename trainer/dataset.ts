@@ -48,7 +48,7 @@ export function parseDataEntries(entries: readonly string[]): { label?: string; 
     return m && !e.startsWith('.') && !e.startsWith('/') ? { label: m[1], path: m[2] } : { path: e };
   });
   const labelled = parsed.filter((p) => p.label !== undefined).length;
-  if (labelled > 0 && labelled < parsed.length) throw new Error('--data: label every entry (label=path) or none');
+  if (labelled > 0 && labelled < parsed.length) throw new ConfigError('--data', 'label every entry (label=path) or none');
   return parsed;
 }
 
@@ -98,7 +98,7 @@ async function splitData(entries: readonly string[], plan: SplitPlan, opts: { on
     // Decoding happens inside prepareCached only on a cache miss.
     const read = (files: string[]) => async () => {
       const ds = await readDataset(files, { onBadFile: opts.onBadFile, log: opts.log }); // logs its summary
-      if (ds.volumes.length === 0) throw new Error(`--data: no readable volumes for ${name} in ${files.join(', ')}`);
+      if (ds.volumes.length === 0) throw new ConfigError('--data', `no readable volumes for ${name} in ${files.join(', ')}`);
       return ds.volumes;
     };
     const cacheLog = { onStatus: (status: string) => opts.log(`preprocessing cache for ${name}: ${status}`) };
@@ -110,7 +110,7 @@ async function splitData(entries: readonly string[], plan: SplitPlan, opts: { on
     const prepared = await prepareCached(trainPaths, read(trainPaths), pipeline, { ...cacheLog, ...(given ? { mapping: given } : {}) });
     first ??= prepared;
     perLabel.push({ modality: (prepared.modality as LabelData['modality'] | undefined) ?? plan.modality, spacing: prepared.spacing, intensity: prepared.mapping });
-    if (prepared.shape.join() !== first.shape.join()) throw new Error(`--data: ${name} prepares to [${prepared.shape}], the first label to [${first.shape}]`);
+    if (prepared.shape.join() !== first.shape.join()) throw new ConfigError('--data', `${name} prepares to [${prepared.shape}], the first label to [${first.shape}]`);
     let trainExamples = prepared.examples;
     if (holdOut) {
       const held = await prepareCached([holdOut], read([holdOut]), pipeline, { ...cacheLog, mapping: prepared.mapping });

@@ -5,6 +5,7 @@
 import { LATENT_DDPM_KIND } from '../shared/models/latent-ddpm.ts';
 import type { ExportMeta } from './export.ts';
 import type { PipelineConfigInput } from './preprocess/pipeline.ts';
+import { ConfigError } from '../shared/config.ts';
 
 export interface Preset {
   description: string;
@@ -222,5 +223,5 @@ export function presetNames(): string[] {
 export function getPreset(name: string): Preset {
   if (Object.hasOwn(PRESETS, name)) return PRESETS[name];
   if (Object.hasOwn(STAGE_PRESETS, name)) return STAGE_PRESETS[name];
-  throw new Error(`unknown preset "${name}"; presets: ${presetNames().join(', ')}`);
+  throw new ConfigError('preset', `unknown preset "${name}"; presets: ${presetNames().join(', ')}`);
 }

@@ -5,6 +5,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { stat } from 'node:fs/promises';
 import { createAdaptorServer } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
+import { BadInputError } from '../shared/errors.ts';
 import { selectBackend, type BackendChoice, type BackendName } from '../sampler/backend.ts';
 import { createApp } from './app.ts';
 import { errorBody } from './errors.ts';
@@ -50,7 +51,7 @@ export interface RunningServer {
 export async function startServer(opts: StartOptions): Promise<RunningServer> {
   const { modelsDir, port = 8787, host = 'localhost', shutdownGraceMs = 10_000 } = opts;
   const isDir = await stat(modelsDir).then((s) => s.isDirectory(), () => false);
-  if (!isDir) throw new Error(`models folder ${modelsDir} does not exist or is not a folder`);
+  if (!isDir) throw new BadInputError(`models folder ${modelsDir} does not exist or is not a folder`);
   const workers = opts.workers ?? 1;
   const backend = await selectBackend(opts.backend);
   const sampler = localSampler(modelsDir, { maxLoadedModels: opts.maxLoadedModels, workers, backend: backend.name });

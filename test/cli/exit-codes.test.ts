@@ -1,7 +1,7 @@
 // Every documented exit code through the real `medsynth` process (bin/medsynth.js):
 // the kind an error carries decides the code (shared/errors.ts), whichever
 // layer threw it. Bad input 2, failure 1, cancelled 130.
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +13,7 @@ import { ReadError } from '../../trainer/data/types.ts';
 import { PreprocessError } from '../../trainer/preprocess/common.ts';
 import { EXIT_CODES } from '../../cli/main.ts';
 import { medsynth, ROOT } from '../helpers/cli-process.ts';
+import { encodeNiftiFixture } from '../fixtures/nifti-writer.ts';
 
 const FIX = join(ROOT, 'test', 'fixtures');
 const dir = mkdtempSync(join(tmpdir(), 'medsynth-exit-'));
@@ -36,6 +37,32 @@ describe('exit codes of the real CLI', () => {
     const r = await run(['train', '--config', 'brain-mri-3d-32', '--data', join(FIX, 'dicom', 'MR_small.dcm'), '--out', join(dir, 'run-3d'), '--quiet']);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(/^medsynth: .*MR_small\.dcm: a 2D image .* cannot fill a 3D target/);
+    expect(r.code).toBe(2);
+  });
+
+  // Volumes a reader decodes but no training can use: each is bad input (2), on one line naming the file.
+  const ramp = (n: number) => Array.from({ length: n }, (_, i) => i % 97);
+  const badVolumes: [string, string, () => void, RegExp][] = [
+    ['NaN voxels', 'nan.nii', () => writeFileSync(join(dir, 'nan.nii'), encodeNiftiFixture({ dims: [8, 8, 8], pixdim: [1, 1, 1], datatype: 'float32', values: ramp(512).map((v, i) => (i === 7 ? NaN : v)) })), /nan\.nii: .*not finite/],
+    ['a constant volume', 'flat.nii', () => writeFileSync(join(dir, 'flat.nii'), encodeNiftiFixture({ dims: [8, 8, 8], pixdim: [1, 1, 1], datatype: 'uint8', values: Array(512).fill(5) })), /flat\.nii: nyul: the foreground mask is empty/],
+    ['a 1x1x1 volume', 'dot.nii', () => writeFileSync(join(dir, 'dot.nii'), encodeNiftiFixture({ dims: [1, 1, 1], pixdim: [1, 1, 1], datatype: 'uint8', values: [5] })), /dot\.nii: /],
+    ['a folder named .nii', 'folder.nii', () => mkdirSync(join(dir, 'folder.nii'), { recursive: true }), /--data: no readable volumes for the data in .*folder\.nii$/m],
+    ['a voxel size of 1e30 mm', 'huge.nii', () => writeFileSync(join(dir, 'huge.nii'), encodeNiftiFixture({ dims: [8, 8, 8], pixdim: [1e30, 1, 1], datatype: 'uint8', values: ramp(512) })), /huge\.nii: .*over the limit of 256 M voxels \(MAX_VOLUME_VOXELS\)/],
+  ];
+  it.each(badVolumes)('%s exits 2 with one line naming the file', async (_what, file, make, message) => {
+    make();
+    const r = await run(['train', '--config', 'tiny-mri-2d-16', '--data', join(dir, file), '--out', join(dir, `run-${file}`), '--quiet', '--backend', 'cpu']);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(message);
+    expect(r.code).toBe(2);
+  });
+
+  it.each([
+    [['train', '--config', 'tiny-mri-2d-16', '--data', 'x.nii', '--on-bad-file', 'maybe', '--out', 'unused'], /^medsynth: --on-bad-file: expected "skip" or "fail", got "maybe"$/],
+    [['serve', '--models', '/no-such-models-folder'], /^medsynth: models folder \/no-such-models-folder does not exist or is not a folder$/],
+  ])('a bad setting (%j) exits 2 with one line naming it', async (args, message) => {
+    const r = await run(args);
+    expect(r.stderr.trim()).toMatch(message);
     expect(r.code).toBe(2);
   });
 

@@ -11,6 +11,7 @@ import { decodeNifti } from './nifti.ts';
 import { decodeJpeg, decodePng, hasJpegSignature, hasPngSignature } from './raster.ts';
 import { errorText, ReadError, type Volume } from './types.ts';
 import { readBytes } from './files.ts';
+import { ConfigError } from '../../shared/config.ts';
 
 export { ReadError, type Volume } from './types.ts';
 export { readNifti, decodeNifti } from './nifti.ts';
@@ -43,7 +44,7 @@ export const FORMATS: readonly ImageFormat[] = [
 /** The format called `name`; throws on an unknown name, listing the known ones. */
 export function formatByName(name: string): ImageFormat {
   const f = FORMATS.find((x) => x.name === name);
-  if (!f) throw new Error(`unknown image format "${name}": expected one of ${FORMATS.map((x) => x.name).join(', ')}`);
+  if (!f) throw new ConfigError('format', `unknown image format "${name}": expected one of ${FORMATS.map((x) => x.name).join(', ')}`);
   return f;
 }
 
@@ -84,7 +85,7 @@ export type OnBadFile = 'skip' | 'fail';
 /** Parses a --on-bad-file value. */
 export function parseOnBadFile(value: string): OnBadFile {
   if (value === 'skip' || value === 'fail') return value;
-  throw new Error(`--on-bad-file must be "skip" or "fail", got "${value}"`);
+  throw new ConfigError('--on-bad-file', `expected "skip" or "fail", got "${value}"`);
 }
 
 export interface DatasetOptions {

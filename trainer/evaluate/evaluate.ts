@@ -18,7 +18,7 @@
 //     sampler, and the size ratio.
 import { labelData, type Manifest } from '../../shared/checkpoint/index.ts';
 import { z } from 'zod';
-import { parseConfig } from '../../shared/config.ts';
+import { ConfigError, parseConfig } from '../../shared/config.ts';
 import { SAMPLER_NAMES } from '../../shared/samplers/names.ts';
 import type { GeneratedImage } from '../../sampler/encode/types.ts';
 import { generate, type GenerateOptions } from '../../sampler/generate.ts';
@@ -192,7 +192,7 @@ async function compareWithReference(
   const a = model.manifest;
   const b = reference.model.manifest;
   if (a.kind !== b.kind || JSON.stringify(a.model) !== JSON.stringify(b.model) || a.data.shape.join() !== b.data.shape.join()) {
-    throw new Error(`--reference ${reference.location}: a different network (${b.kind} ${JSON.stringify(b.model)}) from the evaluated model's`);
+    throw new ConfigError(`--reference ${reference.location}`, `a different network (${b.kind} ${JSON.stringify(b.model)}) from the evaluated model's`);
   }
   const own = o.sampler ?? a.sampler.name;
   const deterministic = own === 'dpm-solver++' || (own === 'ddim' && (a.sampler.eta ?? 0) === 0);

@@ -14,6 +14,7 @@
 // No low-pass filter is applied before downsampling: at factors above ~2 fine
 // texture aliases. Trilinear is what the design asks for; prefilter upstream
 // if that matters.
+import { describeLimit, MAX_VOLUME_VOXELS } from '../data/limits.ts';
 import type { Volume } from '../data/types.ts';
 import { assertMask, assertVolume, fmt, PreprocessError, type Shape3 } from './common.ts';
 
@@ -54,8 +55,16 @@ export function resample(volume: Volume, target: ResampleTarget): Volume {
   // W, then H, then D; each pass changes one axis of `shape`.
   for (const axis of [2, 1, 0] as const) {
     if (outShape[axis] === inShape[axis] && outSpacing[axis] === inSpacing[axis]) continue;
+    const next = shape.map((n, a) => (a === axis ? outShape[axis] : n)) as Shape3;
+    const voxels = next[0] * next[1] * next[2];
+    if (voxels > MAX_VOLUME_VOXELS) {
+      throw new PreprocessError(
+        [volume.source],
+        `resample: ${fmt(inShape)} voxels of ${fmt(inSpacing)} mm to ${fmt(outSpacing)} mm would make a ${fmt(next)} grid, over the limit of ${describeLimit.voxels(MAX_VOLUME_VOXELS)} (MAX_VOLUME_VOXELS); check the file's voxel size`,
+      );
+    }
     data = resampleAxis(data, shape, axis, outShape[axis], outSpacing[axis] / inSpacing[axis]);
-    shape = shape.map((n, a) => (a === axis ? outShape[axis] : n)) as Shape3;
+    shape = next;
   }
   return {
     ...volume,

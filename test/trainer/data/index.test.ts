@@ -51,7 +51,7 @@ describe('readImageFile and the format lookup', () => {
     expect(formatByName('dicom').extensions).toContain('.dcm');
     expect(() => formatByName('tiff')).toThrow('unknown image format "tiff": expected one of dicom, png, jpeg, nifti');
     expect(parseOnBadFile('skip')).toBe('skip');
-    expect(() => parseOnBadFile('ignore')).toThrow('--on-bad-file must be "skip" or "fail", got "ignore"');
+    expect(() => parseOnBadFile('ignore')).toThrow('--on-bad-file: expected "skip" or "fail", got "ignore"');
   });
 });
 
