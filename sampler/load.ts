@@ -7,7 +7,7 @@ import { createModel } from '../shared/models/index.ts';
 import type { Model, Params } from '../shared/models/types.ts';
 import { inputProblem as describeInputProblem } from '../shared/models/validate.ts';
 import { createSampler, PREDICTIONS, type Prediction } from '../shared/samplers/index.ts';
-import { createSchedule, GAMMA_PREFIX } from '../shared/schedules/index.ts';
+import { createSchedule, GAMMA_PREFIX, parseScheduleConfig, stepLimit } from '../shared/schedules/index.ts';
 import type { NoiseSchedule } from '../shared/schedules/types.ts';
 import { urlSource } from './url-source.ts';
 
@@ -65,6 +65,15 @@ export async function loadModel(
     createSampler(manifest.sampler.name);
   } catch (e) {
     fail(`sampler.name: ${(e as Error).message}`);
+  }
+  let maxSteps: number;
+  try {
+    maxSteps = stepLimit(parseScheduleConfig(manifest.schedule));
+  } catch (e) {
+    return fail((e as Error).message);
+  }
+  if (manifest.sampler.steps > maxSteps) {
+    fail(`sampler.steps: ${manifest.sampler.steps} is more steps than the schedule has (at most ${maxSteps})`);
   }
 
   // The checkpoint must hold exactly the parameters the model config implies

@@ -30,6 +30,7 @@ describe('inspect and sample agree', () => {
     ['zero attention heads', (m: Json) => (m.model.heads = 0), /heads/],
     ['a schedule with T = 0', (m: Json) => (m.schedule.T = 0), /schedule\.T/],
     ['an unknown sampler', (m: Json) => (m.sampler.name = 'euler'), /sampler\.name: unknown sampler "euler"/],
+    ['more sampler steps than the schedule has, naming the manifest', (m: Json) => (m.sampler.steps = 1e9), /^mem:\/\/mutated\/manifest\.json: sampler\.steps: 1000000000 is more steps than the schedule has \(at most \d+\)$/],
     ['channels that do not fit the network', (m: Json) => (m.data.channels = 3), /data\.shape\/data\.channels do not fit the model/],
   ])('%s', async (_, change, message) => {
     const source = await mutated(change);
