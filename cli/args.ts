@@ -71,7 +71,16 @@ export async function withStopSignal<T>(f: (signal: AbortSignal) => Promise<T>):
 export async function checkOutputFile(out: string): Promise<void> {
   const path = resolve(out);
   if ((await stat(path).catch(() => undefined))?.isDirectory()) throw new BadInputError(`--out ${out}: is a folder; give a file name`);
-  let folder = dirname(path);
+  await checkWritableAbove(out, dirname(path));
+}
+
+/** As checkOutputFile, for `--out <folder>`: an existing path must be a writable folder. */
+export async function checkOutputFolder(out: string): Promise<void> {
+  await checkWritableAbove(out, resolve(out));
+}
+
+/** The nearest existing path at or above `folder` must be a writable folder. */
+async function checkWritableAbove(out: string, folder: string): Promise<void> {
   let st = await stat(folder).catch(() => undefined);
   while (!st && dirname(folder) !== folder) {
     folder = dirname(folder);

@@ -21,6 +21,7 @@ import { runCheckpoint } from '../trainer/run.ts';
 import type { ExampleSet } from '../trainer/trainer.ts';
 import { VqganTrainer } from '../trainer/vqgan/trainer.ts';
 import { encodeLatents, manifestHash, type LatentSplit } from '../trainer/latent/latents.ts';
+import { checkOutputFolder } from './args.ts';
 
 export async function encode(args: string[], log: (s: string) => void): Promise<void> {
   const { values, positionals } = parseArgs({
@@ -37,6 +38,7 @@ export async function encode(args: string[], log: (s: string) => void): Promise<
   });
   if (positionals.length !== 1) throw new ConfigError('encode', 'takes one VQ-GAN run folder');
   if (!values.out) throw new ConfigError('--out', 'a latents folder is required');
+  await checkOutputFolder(values.out);
   const runDir = resolve(positionals[0]);
   const record = await readRunRecord(runDir);
   if (getPreset(record.config.preset).kind !== VQGAN_STAGE) throw new ConfigError('encode', `${runDir} is not a VQ-GAN run (preset ${record.config.preset})`);

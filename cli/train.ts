@@ -13,7 +13,7 @@ import { writeFileAtomic } from '../sampler/node/atomic-file.ts';
 import { recoverCheckpointFolder, writeCheckpointFolder } from '../sampler/node/checkpoint-folder.ts';
 import { folderSource } from '../sampler/node/folder-source.ts';
 import { exists, readRunRecord, RUN_JSON, type RunRecord } from '../trainer/run-record.ts';
-import { trainingBar, withStopSignal } from './args.ts';
+import { checkOutputFolder, trainingBar, withStopSignal } from './args.ts';
 import { parseOnBadFile } from '../trainer/data/index.ts';
 import { prepareTrainingData, type TrainingData } from '../trainer/dataset.ts';
 import { exportCheckpoint } from '../trainer/export.ts';
@@ -55,6 +55,7 @@ export async function train(args: string[], log: (s: string) => void): Promise<v
   });
   if (!values.out) throw new ConfigError('--out', 'a run folder is required');
   const out = values.out;
+  await checkOutputFolder(out);
   const sets = [...(values.set ?? [])];
   if (values.steps !== undefined) {
     if (!/^\d+$/.test(values.steps)) throw new ConfigError('--steps', `expected a positive integer, got "${values.steps}"`);
@@ -150,6 +151,7 @@ export async function exportRun(args: string[], log: (s: string) => void): Promi
   });
   if (positionals.length !== 1) throw new ConfigError('export', 'takes one run folder');
   if (!values.out) throw new ConfigError('--out', 'a checkpoint folder is required');
+  await checkOutputFolder(values.out);
   const quantization = values.quantize ?? 'int8';
   if (quantization !== 'fp32' && quantization !== 'fp16' && quantization !== 'int8') {
     throw new ConfigError('--quantize', `expected int8, fp16 or fp32, got "${quantization}"`);

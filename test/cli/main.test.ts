@@ -287,4 +287,20 @@ describe('output paths are checked before any sampling', () => {
     expect(ok.code).toBe(0);
     expect(await exists(nested)).toBe(true);
   });
+
+  it('train, export and encode refuse an --out folder under a file before reading any data', async () => {
+    const dir = await outDir();
+    await writeFile(join(dir, 'file'), 'x');
+    const under = join(dir, 'file', 'run');
+    // The data path does not exist: the output check must come first.
+    for (const args of [
+      ['train', '--config', 'tiny-mri-2d-16', '--data', join(dir, 'missing.nii'), '--out', under],
+      ['export', join(dir, 'missing-run'), '--out', under],
+      ['encode', join(dir, 'missing-run'), '--out', under],
+    ]) {
+      const r = await cli(...args);
+      expect(r.code, args[0]).toBe(2);
+      expect(r.err[0], args[0]).toMatch(/^medsynth: --out .*file\/run: .*file is not a folder$/);
+    }
+  });
 });
