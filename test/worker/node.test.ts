@@ -213,6 +213,24 @@ describe('Node server', () => {
     expect(performance.now() - aborted).toBeLessThan(Math.max(30 * perStep, 200));
     expect((await sample('tiny', { steps: 2 })).status).toBe(200);
   });
+
+  it('cancels a plain (non-SSE) generation when its client disconnects', async () => {
+    const idle = () => vi.waitFor(async () => expect(await (await api('/healthz')).json()).toMatchObject({ active: 0 }), { timeout: 60_000, interval: 5 });
+    const busy = () => vi.waitFor(async () => expect(await (await api('/healthz')).json()).toMatchObject({ active: 1 }), { timeout: 60_000, interval: 5 });
+    // The same request uncancelled, for the time a whole run takes on this machine now.
+    const t0 = performance.now();
+    expect((await sample('tiny', { steps: 100, seed: 1 })).status).toBe(200);
+    const whole = performance.now() - t0;
+    const ctrl = new AbortController();
+    const answer = sample('tiny', { steps: 100, seed: 1 }, {}, ctrl.signal).catch((e: Error) => e);
+    await busy();
+    ctrl.abort();
+    const aborted = performance.now();
+    expect(await answer).toMatchObject({ name: 'AbortError' });
+    await idle();
+    // A run left going would take about `whole` to free its slot; a cancelled one stops within a step or two.
+    expect(performance.now() - aborted).toBeLessThan(whole / 3);
+  });
 });
 
 describe('medsynth serve', () => {
