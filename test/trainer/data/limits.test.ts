@@ -5,24 +5,15 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { crc32, gunzipSync, gzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { encode as encodePng } from 'fast-png';
 import { afterAll, describe, expect, it } from 'vitest';
 import { decodeNifti, decodePng, readImageFile } from '../../../trainer/data/index.ts';
+import { pngDeclaring } from '../../helpers/hostile-files.ts';
 
 const FIX = fileURLToPath(new URL('../../fixtures/nifti/', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'medsynth-limits-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-/** A real 4x3 PNG whose IHDR then declares `width` x `height`, with a correct IHDR CRC. */
-function pngDeclaring(width: number, height: number): Uint8Array {
-  const png = encodePng({ width: 4, height: 3, data: new Uint8Array(12), depth: 8, channels: 1 }).slice();
-  const view = new DataView(png.buffer);
-  view.setUint32(16, width);
-  view.setUint32(20, height);
-  view.setUint32(29, crc32(png.subarray(12, 29))); // over the chunk type and data
-  return png;
-}
 
 describe('reader limits and integrity', () => {
   it('refuses a PNG declaring 20000 x 20000 pixels before decoding it', () => {
