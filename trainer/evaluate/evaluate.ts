@@ -60,7 +60,8 @@ export interface ClassReport {
 }
 
 export interface EvaluationReport {
-  model: { name: string; kind: string; quantization: string; bytes: number; training: Record<string, unknown> | null };
+  /** `shards` ties the report to the exact weights it measured (a retrained model of the same architecture has the same bytes). */
+  model: { name: string; kind: string; quantization: string; bytes: number; shards: { file: string; sha256: string }[]; training: Record<string, unknown> | null };
   sampling: { sampler: string; steps: number; seed: number; count: number; backend: string; seconds: number };
   validation: { examples: number; loss: number; bpd?: number } | null;
   classes: ClassReport[];
@@ -167,7 +168,7 @@ export async function evaluateCheckpoint(
   if (hooks.reference) quantization = await compareWithReference(model, hooks.reference, o, classes, labels.length > 0, toModel);
 
   const report: EvaluationReport = {
-    model: { name: m.name, kind: m.kind, quantization: m.quantization, bytes: bytesOf(m), training },
+    model: { name: m.name, kind: m.kind, quantization: m.quantization, bytes: bytesOf(m), shards: m.shards.map(({ file, sha256 }) => ({ file, sha256 })), training },
     sampling: sampling!,
     validation,
     classes: classReports,
