@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main, PARTS } from '../../bench/bench.ts';
+import { positive } from '../helpers/matchers.ts';
 
 let dir: string;
 beforeAll(async () => {
@@ -21,13 +22,13 @@ describe('bench/bench.ts', () => {
     expect(report).toMatchObject({
       bench: 'all',
       command: 'npm run bench -- --quick --only pool,train --out ' + join(dir, 'all.json'),
-      machine: { cores: expect.any(Number), node: process.version },
+      machine: { cores: positive, node: process.version },
       settings: { quick: true, parts: ['pool', 'train'] },
     });
     expect(Object.keys(report.parts)).toEqual(['pool', 'train']);
     // Each part's own report, whole: the pool's thread counts, the trainer's preset.
-    expect(report.parts.pool.report.configs[0]).toMatchObject({ workers: 1, imagesPerSecond: expect.any(Number), speedup: 1 });
-    expect(report.parts.train.report.results[0]).toMatchObject({ preset: 'tiny-mri-2d-16', backend: 'wasm', secondsPerStep: expect.any(Number) });
+    expect(report.parts.pool.report.configs[0]).toMatchObject({ workers: 1, imagesPerSecond: positive, speedup: 1 });
+    expect(report.parts.train.report.results[0]).toMatchObject({ preset: 'tiny-mri-2d-16', backend: 'wasm', secondsPerStep: positive });
   }, 300_000);
 
   it('refuses an unknown part, naming the flag and the parts', async () => {

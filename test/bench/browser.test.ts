@@ -8,11 +8,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../bench/browser/browser.ts';
 import { NO_CHROMIUM } from '../browser/chromium.ts';
+import { positive } from '../helpers/matchers.ts';
 
 let dir: string;
 let report: Record<string, any>;
 
-const positive = expect.any(Number);
 
 describe.skipIf(NO_CHROMIUM)('bench/browser --quick', () => {
   beforeAll(async () => {

@@ -8,6 +8,7 @@ import { main } from '../../bench/sampling/sampling.ts';
 import { writeCheckpointFolder } from '../../sampler/node/checkpoint-folder.ts';
 import { useBackend } from '../backends.ts';
 import { tinyFiles } from '../helpers/tiny-models.ts';
+import { positive } from '../helpers/matchers.ts';
 
 let dir: string;
 let report: Record<string, any>;
@@ -23,7 +24,6 @@ beforeAll(async () => {
 
 afterAll(() => rm(dir, { recursive: true, force: true }));
 
-const positive = expect.any(Number);
 
 describe('bench/sampling --quick', () => {
   it('records the machine, the settings and the backends measured', () => {

@@ -10,6 +10,7 @@ import { writeCheckpointFolder } from '../../sampler/node/checkpoint-folder.ts';
 import { loadModel } from '../../sampler/load.ts';
 import { useBackend } from '../backends.ts';
 import { tinyFiles } from '../helpers/tiny-models.ts';
+import { finite, positive } from '../helpers/matchers.ts';
 
 let dir: string;
 
@@ -29,7 +30,7 @@ describe('bench/sampling/steps --quick', () => {
       bench: 'steps',
       settings: { count: 4, referenceSteps: 8, steps: [2, 3], samplers: ['dpm-solver++', 'ddim:1'], permutations: 4, workers: 1 },
       reference: { sampler: 'ddpm', steps: 8 },
-      floor: { swd: expect.any(Number), crossMsSsim: expect.any(Number), threshold: { swd: expect.any(Number) } },
+      floor: { swd: positive, crossMsSsim: finite, threshold: { swd: positive } },
       manifestWritten: false,
     });
     expect(report.floor.permutations).toHaveLength(4);
@@ -42,7 +43,7 @@ describe('bench/sampling/steps --quick', () => {
     ]);
     expect(report.curve.map((c: any) => c.eta)).toEqual([0, 0, 1, 1]);
     for (const c of report.curve) {
-      expect(c).toMatchObject({ swd: expect.any(Number), crossMsSsim: expect.any(Number), within: { swd: expect.any(Boolean), crossMsSsim: expect.any(Boolean) } });
+      expect(c).toMatchObject({ swd: positive, crossMsSsim: finite, within: { swd: expect.any(Boolean), crossMsSsim: expect.any(Boolean) } });
       expect(c.within.both).toBe(c.within.swd && c.within.crossMsSsim);
     }
     // The pick is the smallest passing step count, with the first listed sampler passing at it, or none.
