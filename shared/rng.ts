@@ -31,6 +31,8 @@ export function threefry2x32(k0: number, k1: number, c0: number, c1: number): [n
 }
 
 const TWO_POW_32 = 4294967296;
+/** The largest float32 below 1: words above 2^32 - 129 would round to 1.0 in a Float32Array. */
+const FLOAT32_BELOW_ONE = 1 - 2 ** -24;
 
 /** Maps a 32-bit integer to a uniform in the open interval (0, 1). */
 function toOpenUnit(u: number): number {
@@ -77,13 +79,14 @@ export class Rng {
     return threefry2x32(this.k0, this.k1, this.counter++, this.stream);
   }
 
-  /** n uniforms in (0, 1). */
+  /** n uniforms in (0, 1), also after rounding to float32. */
   uniform(n: number): Float32Array {
     const out = new Float32Array(n);
     for (let i = 0; i < n; i += 2) {
       const [a, b] = this.nextPair();
-      out[i] = toOpenUnit(a);
-      if (i + 1 < n) out[i + 1] = toOpenUnit(b);
+      out[i] = Math.min(toOpenUnit(a), FLOAT32_BELOW_ONE);
+      // Stryker disable next-line ConditionalExpression,EqualityOperator: a write past a typed array's end is a no-op, so `true` and `<=` are equivalent here.
+      if (i + 1 < n) out[i + 1] = Math.min(toOpenUnit(b), FLOAT32_BELOW_ONE);
     }
     return out;
   }
@@ -96,13 +99,14 @@ export class Rng {
       const r = Math.sqrt(-2 * Math.log(toOpenUnit(a)));
       const theta = 2 * Math.PI * toOpenUnit(b);
       out[i] = r * Math.cos(theta);
+      // Stryker disable next-line ConditionalExpression,EqualityOperator: a write past a typed array's end is a no-op, so `true` and `<=` are equivalent here.
       if (i + 1 < n) out[i + 1] = r * Math.sin(theta);
     }
     return out;
   }
 
-  /** One uniform integer in [0, n). */
+  /** One uniform integer in [0, n) (n <= 2^24: uniform's float32 values are below 1 by at least 2^-24). */
   int(n: number): number {
-    return Math.min(n - 1, Math.floor(this.uniform(1)[0] * n));
+    return Math.floor(this.uniform(1)[0] * n);
   }
 }

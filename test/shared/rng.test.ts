@@ -54,9 +54,53 @@ describe('Rng', () => {
     }
   });
 
-  it('rejects bad seeds with a clear error', () => {
+  it('rejects bad seeds and streams with a clear error', () => {
     expect(() => new Rng(1.5)).toThrow(/seed must be a safe integer/);
     expect(() => new Rng(1, -1)).toThrow(/stream/);
+    expect(() => new Rng(1, 2 ** 32)).toThrow('rng: stream must be an integer in [0, 2^32), got 4294967296');
+    expect(new Rng(1, 2 ** 32 - 1).uniform(1)[0]).toBeGreaterThan(0);
+  });
+
+  // Known answers from the Threefry words themselves: (w + 1/2) / 2^32, counters 0, 1, ... of (seed, stream).
+  const unit = (w: number) => Math.fround((w + 0.5) / 2 ** 32);
+  const words = (seed: number, counters: number) => Array.from({ length: counters }, (_, c) => threefry2x32(seed, 0, c, 0)).flat();
+
+  it('maps words to uniforms, two per counter, counters in order; an odd count drops the last word', () => {
+    expect(Array.from(new Rng(5).uniform(3))).toEqual(words(5, 2).slice(0, 3).map(unit));
+    // After 4 draws (counters 0, 1) the next come from counter 2; after 3 as well.
+    const fresh = Array.from(new Rng(5).uniform(6));
+    const r = new Rng(5);
+    r.uniform(4);
+    expect(Array.from(r.uniform(2))).toEqual(fresh.slice(4));
+    const odd = new Rng(5);
+    odd.uniform(3);
+    expect(Array.from(odd.uniform(2))).toEqual(fresh.slice(4));
+  });
+
+  it('maps each word pair to a Box-Muller pair, counters in order', () => {
+    const [a, b, c, d] = words(5, 2);
+    const pair = (x: number, y: number) => {
+      const r = Math.sqrt(-2 * Math.log((x + 0.5) / 2 ** 32));
+      const theta = (2 * Math.PI * (y + 0.5)) / 2 ** 32;
+      return [Math.fround(r * Math.cos(theta)), Math.fround(r * Math.sin(theta))];
+    };
+    expect(Array.from(new Rng(5).normal(4))).toEqual([...pair(a, b), ...pair(c, d)]);
+    const r = new Rng(5);
+    r.normal(4);
+    expect(Array.from(r.normal(2))).toEqual(Array.from(new Rng(5).normal(6)).slice(4));
+  });
+
+  it('keeps uniforms below 1 where float32 would round the word up to 1.0 (counter 3154904 of seed 0)', () => {
+    const [w] = threefry2x32(0, 0, 3154904, 0);
+    expect(unit(w)).toBe(1); // what a plain Float32Array store would hold
+    expect(new Rng(0, 0, 3154904).uniform(1)[0]).toBe(1 - 2 ** -24);
+    expect(new Rng(0, 0, 3154904).int(7)).toBe(6);
+  });
+
+  it('refuses to draw past 2^32 counters instead of repeating', () => {
+    const r = new Rng(0, 0, 2 ** 32 - 1);
+    expect(r.uniform(2)).toHaveLength(2);
+    expect(() => r.uniform(1)).toThrow('rng: stream exhausted (2^32 draws)');
   });
 });
 
