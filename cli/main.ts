@@ -34,7 +34,7 @@ const USAGE = `usage:
   medsynth evaluate <dir|url> --data <[label=]path>... --out <dir> [--reference <fp32 dir>]
                   [--count N] [--steps N] [--sampler S] [--seed N] [--backend B]
                   held-out loss, MS-SSIM, SWD, memorisation, int8 vs fp32: report.json + grid.png
-  medsynth init --preset <name> --out <dir> [--seed N] [--quantization fp32|fp16|int8]
+  medsynth init --preset <name> --out <dir> [--seed N] [--quantize int8|fp16|fp32]
                   writes an untrained checkpoint (presets: ${Object.keys(PRESETS).join(', ')})
 --model defaults to the embedded default model (models/default).
 options: --verbose (stack traces), --quiet (no progress), --help (also after a command: its usage only), --version`;

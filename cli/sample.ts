@@ -2,6 +2,7 @@
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { ConfigError } from '../shared/config.ts';
 import { BadInputError, CancelledError } from '../shared/errors.ts';
 import { parseBackendName, selectBackend } from '../sampler/backend.ts';
 import { encodeByExtension, outputFormat } from '../sampler/encode/index.ts';
@@ -117,14 +118,15 @@ export async function sample(args: string[], log: (s: string) => void): Promise<
 export async function init(args: string[], log: (s: string) => void): Promise<void> {
   const { values } = parseArgs({
     args,
-    options: { preset: { type: 'string' }, out: { type: 'string' }, seed: { type: 'string' }, quantization: { type: 'string' }, verbose: { type: 'boolean' } },
+    options: { preset: { type: 'string' }, out: { type: 'string' }, seed: { type: 'string' }, quantize: { type: 'string' }, verbose: { type: 'boolean' } },
   });
   if (!values.preset) throw new BadInputError(`--preset is required (one of ${Object.keys(PRESETS).join(', ')})`);
   if (!Object.hasOwn(PRESETS, values.preset)) throw new BadInputError(`--preset must be one of ${Object.keys(PRESETS).join(', ')}; got "${values.preset}"`);
   if (!values.out) throw new BadInputError('--out <dir> is required');
-  const quantization = values.quantization ?? 'int8';
+  // The same flag and message as `export --quantize`.
+  const quantization = values.quantize ?? 'int8';
   if (quantization !== 'fp32' && quantization !== 'fp16' && quantization !== 'int8') {
-    throw new BadInputError(`--quantization must be fp32, fp16 or int8; got "${quantization}"`);
+    throw new ConfigError('--quantize', `expected int8, fp16 or fp32, got "${quantization}"`);
   }
   const seed = int('seed', values.seed) ?? 0;
   const { manifest, files } = await untrainedCheckpoint(values.preset, seed, quantization);

@@ -304,3 +304,17 @@ describe('output paths are checked before any sampling', () => {
     }
   });
 });
+
+describe('medsynth init', () => {
+  it('writes an untrained checkpoint in the asked quantisation; --quantize means what it means for export', async () => {
+    const dir = await outDir();
+    const r = await cli('init', '--preset', 'tiny-mri-2d-16', '--out', join(dir, 'fp16'), '--quantize', 'fp16');
+    expect(r.code).toBe(0);
+    expect(JSON.parse(await readFile(join(dir, 'fp16', 'manifest.json'), 'utf8')).quantization).toBe('fp16');
+    const bad = await cli('init', '--preset', 'tiny-mri-2d-16', '--out', join(dir, 'x'), '--quantize', 'int4');
+    const exportBad = await cli('export', join(dir, 'no-run'), '--out', join(dir, 'y'), '--quantize', 'int4');
+    expect(bad.code).toBe(2);
+    expect(bad.err).toEqual(['medsynth: --quantize: expected int8, fp16 or fp32, got "int4"']);
+    expect(exportBad.err).toEqual(bad.err);
+  });
+});
