@@ -8,6 +8,7 @@ import { BACKEND_NAMES } from '../sampler/backend.ts';
 import { PRESETS } from '../trainer/presets.ts';
 import { BadInputError } from '../shared/errors.ts';
 import { DEFAULT_MODEL, init, inspect, sample } from './sample.ts';
+import { packagePath } from '../sampler/node/package-files.ts';
 
 export { DEFAULT_MODEL };
 
@@ -40,7 +41,7 @@ const USAGE = `usage:
 options: --verbose (stack traces), --quiet (no progress), --help (also after a command: its usage only), --version`;
 
 /** The package's version (package.json), for --version. */
-const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+const VERSION = (JSON.parse(readFileSync(packagePath('package.json'), 'utf8')) as { version: string }).version;
 
 /** One command's block of USAGE (its `medsynth <command>` lines and their continuations), or undefined. */
 function commandUsage(command: string): string | undefined {

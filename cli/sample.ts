@@ -1,6 +1,5 @@
 // `medsynth sample`, `inspect` and `init`: the sampling-side commands.
 import { availableParallelism } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../shared/config.ts';
 import { BadInputError, CancelledError } from '../shared/errors.ts';
@@ -15,9 +14,10 @@ import { createSamplerPool } from '../sampler/node/pool.ts';
 import { PRESETS } from '../trainer/presets.ts';
 import { untrainedCheckpoint } from '../trainer/untrained.ts';
 import { asBadInput, checkOutputFile, int, num, progressBar } from './args.ts';
+import { packagePath } from '../sampler/node/package-files.ts';
 
 /** The checkpoint shipped with the project, used when --model is not given. */
-export const DEFAULT_MODEL = fileURLToPath(new URL('../models/default', import.meta.url));
+export const DEFAULT_MODEL = packagePath('models', 'default');
 
 export async function sample(args: string[], log: (s: string) => void): Promise<void> {
   const { values } = parseArgs({

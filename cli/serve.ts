@@ -5,13 +5,13 @@
 //   medsynth serve [--models <dir>] [--port N (default $PORT, else 8787)] [--host H] [--backend tensorflow|wasm|cpu] [--workers N]
 // Sampling runs on a pool of worker threads, one per core by default.
 import { availableParallelism } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parseBackendName } from '../sampler/backend.ts';
 import { BadInputError } from '../shared/errors.ts';
 import { startServer, type RunningServer } from '../worker/node.ts';
+import { packagePath } from '../sampler/node/package-files.ts';
 
-const DEFAULT_MODELS_DIR = fileURLToPath(new URL('../models', import.meta.url));
+const DEFAULT_MODELS_DIR = packagePath('models');
 
 export async function serve(args: string[], log: (s: string) => void, env = process.env): Promise<RunningServer> {
   const { values } = parseArgs({

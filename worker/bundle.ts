@@ -6,16 +6,28 @@ import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { BadInputError } from '../shared/errors.ts';
+import { PACKAGE_ROOT } from '../sampler/node/package-files.ts';
 
-export const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
-export const WRANGLER_BIN = join(dirname(createRequire(import.meta.url).resolve('wrangler/package.json')), 'bin', 'wrangler.js');
+export const PROJECT_ROOT = PACKAGE_ROOT;
+
+/** The project's wrangler (a development dependency: an installed package has it only if the user added it). */
+export function wranglerBin(): string {
+  let manifest: string;
+  try {
+    manifest = createRequire(import.meta.url).resolve('wrangler/package.json');
+  } catch {
+    throw new BadInputError('wrangler is not installed: `npm install --save-dev wrangler` to publish to a local bucket or build the Worker');
+  }
+  return join(dirname(manifest), 'bin', 'wrangler.js');
+}
 /** No usage reports leave the machine from builds and tests. */
 export const WRANGLER_ENV = { ...process.env, WRANGLER_SEND_METRICS: 'false' };
 
 /** Runs the project's wrangler with `args` in the project root; resolves to its output, rejects with it on failure. */
 export function runWrangler(args: string[]): Promise<string> {
   return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [WRANGLER_BIN, ...args], { cwd: PROJECT_ROOT, env: WRANGLER_ENV, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [wranglerBin(), ...args], { cwd: PROJECT_ROOT, env: WRANGLER_ENV, stdio: ['ignore', 'pipe', 'pipe'] });
     let log = '';
     child.stdout.on('data', (d) => (log += d));
     child.stderr.on('data', (d) => (log += d));

@@ -27,7 +27,8 @@ export interface PoolOptions {
   backend?: BackendName;
 }
 
-const THREAD = new URL('./pool-thread.js', import.meta.url);
+// From a checkout the thread runs the TypeScript through tsx (pool-thread.js); compiled, the JS directly.
+const THREAD = import.meta.url.endsWith('.ts') ? new URL('./pool-thread.js', import.meta.url) : new URL('./pool-worker.js', import.meta.url);
 
 /** [first, count] slices of `count` images over `parts` threads, as equal as possible, none empty. */
 export function splitCount(count: number, parts: number): [number, number][] {

@@ -7,7 +7,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PROJECT_ROOT, runWrangler, WRANGLER_BIN, WRANGLER_ENV } from '../../worker/bundle.ts';
+import { PROJECT_ROOT, runWrangler, WRANGLER_ENV, wranglerBin } from '../../worker/bundle.ts';
 import { tinyCheckpointFiles } from './fixtures.ts';
 
 const READY_TIMEOUT_MS = 60_000;
@@ -20,7 +20,7 @@ let files: Map<string, Uint8Array>;
 /** Starts `wrangler dev` in its own process group; resolves to the URL it reports once ready. */
 function startDev(state: string): Promise<string> {
   // Its own process group, so stopping it also stops the workerd it spawned.
-  dev = spawn(process.execPath, [WRANGLER_BIN, 'dev', '--ip', '127.0.0.1', '--port', '0', '--inspector-port', '0', '--persist-to', state], {
+  dev = spawn(process.execPath, [wranglerBin(), 'dev', '--ip', '127.0.0.1', '--port', '0', '--inspector-port', '0', '--persist-to', state], {
     cwd: PROJECT_ROOT,
     env: WRANGLER_ENV,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -21,8 +21,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { endianness } from 'node:os';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Prepared } from './prepared.ts';
+import { packagePath } from '../../sampler/node/package-files.ts';
 
 /** Bump when preprocessing changes its output for the same inputs and config. */
 export const CACHE_VERSION = 1;
@@ -49,7 +49,7 @@ export interface CacheOptions {
 
 /** `$MEDSYNTH_CACHE_DIR`, else `.cache/medsynth` in the project root. */
 export function defaultCacheDir(): string {
-  return process.env.MEDSYNTH_CACHE_DIR || fileURLToPath(new URL('../../.cache/medsynth', import.meta.url));
+  return process.env.MEDSYNTH_CACHE_DIR || packagePath('.cache', 'medsynth');
 }
 
 /** JSON with object keys sorted, so equal configs give equal keys whatever their key order. */

@@ -4,11 +4,11 @@
 import { open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import { ASSET_FILE_RE, type AssetStore } from './assets.ts';
+import { packagePath } from '../../sampler/node/package-files.ts';
 
 /** Where scripts/build-browser.ts writes the bundle (dist/web is the static web root; the bundle is its browser/). */
-const WEB_ROOT = fileURLToPath(new URL('../../dist/web', import.meta.url));
+const WEB_ROOT = packagePath('dist', 'web');
 export const BROWSER_DIR = join(WEB_ROOT, 'browser');
 
 export function folderAssets(dir: string = BROWSER_DIR): AssetStore {

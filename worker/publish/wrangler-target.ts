@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { PROJECT_ROOT, WRANGLER_BIN, WRANGLER_ENV } from '../bundle.ts';
+import { PROJECT_ROOT, WRANGLER_ENV, wranglerBin } from '../bundle.ts';
 import type { PublishTarget } from './target.ts';
 import type { PublishObject } from './verify.ts';
 
@@ -31,7 +31,7 @@ function failure(what: string, log: string): Error {
 
 /** `wrangler r2 object put <objectPath> --pipe <flags>` with `obj`'s bytes on stdin; rejects with its output on failure or timeout. */
 async function wranglerPut(objectPath: string, flags: string[], obj: PublishObject, timeoutMs: number): Promise<void> {
-  const args = [WRANGLER_BIN, 'r2', 'object', 'put', objectPath, '--pipe', ...flags];
+  const args = [wranglerBin(), 'r2', 'object', 'put', objectPath, '--pipe', ...flags];
   // Its own process group, so stopping it also stops the workerd it spawned.
   const child = spawn(process.execPath, args, { cwd: PROJECT_ROOT, env: WRANGLER_ENV, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
   let log = '';

@@ -1,0 +1,103 @@
+// The package as a user gets it: `npm pack` (which builds dist/), the tarball
+// installed into an empty folder outside this tree, and the README's
+// snippets run there with plain node: the CLI, the Node API, the server
+// entry mounted in a fresh Hono app, and a strict TypeScript consumer.
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { decode } from 'fast-png';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROOT } from '../helpers/cli-process.ts';
+
+const TSC = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+const NPM = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+const dir = mkdtempSync(join(tmpdir(), 'medsynth-consumer-'));
+const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+
+function run(cmd: string, args: string[], cwd = dir): Promise<string> {
+  return new Promise((resolve, reject) =>
+    execFile(cmd, args, { cwd, maxBuffer: 64 << 20, env: { ...process.env, npm_config_loglevel: 'error' } }, (e, out, err) =>
+      e ? reject(new Error(`${cmd} ${args.join(' ')}: ${e.message}\n${out}\n${err}`)) : resolve(out),
+    ),
+  );
+}
+
+beforeAll(async () => {
+  await run(NPM, ['pack', ROOT, '--pack-destination', dir]);
+  const tarball = readdirSync(dir).find((f) => f.endsWith('.tgz'))!;
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
+  // From npm's cache where it can (the lock's packages are there after `npm ci`); no native backends.
+  await run(NPM, ['install', '--prefer-offline', '--no-audit', '--no-fund', '--omit=optional', `./${tarball}`, '@types/node@20']);
+}, 600_000);
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('the installed package', () => {
+  it('ships compiled JS and types, not the TypeScript sources, tests or benches', () => {
+    const pkg = join(dir, 'node_modules', 'medsynth');
+    expect(existsSync(join(pkg, 'dist', 'node', 'cli', 'library.js'))).toBe(true);
+    expect(existsSync(join(pkg, 'dist', 'node', 'cli', 'library.d.ts'))).toBe(true);
+    expect(existsSync(join(pkg, 'dist', 'web', 'browser', 'medsynth.js'))).toBe(true);
+    for (const absent of ['cli', 'sampler', 'shared', 'trainer', 'worker', 'test', 'bench']) expect(existsSync(join(pkg, absent)), absent).toBe(false);
+    // The bin runs without tsx (a development dependency, not installed here).
+    expect(existsSync(join(dir, 'node_modules', 'tsx'))).toBe(false);
+  });
+
+  it('runs the medsynth command: --version, and sample writes a PNG', async () => {
+    const bin = join(dir, 'node_modules', '.bin', 'medsynth');
+    expect((await run(bin, ['--version'])).trim()).toBe(version);
+    await run(bin, ['sample', '--out', 'cli.png', '--steps', '2', '--count', '2', '--quiet']);
+    const png = decode(readFileSync(join(dir, 'cli.png')));
+    expect(png.width).toBeGreaterThanOrEqual(128); // a montage of two 64x64 images
+  });
+
+  it("runs the README's Node API and mounts the server entry in a fresh Hono app", async () => {
+    writeFileSync(
+      join(dir, 'api.mjs'),
+      `import { writeFileSync } from 'node:fs';
+import { DEFAULT_MODEL, encodePng, generate, loadModel, selectBackend } from 'medsynth';
+import { createApp, folderStorage, localSampler } from 'medsynth/server';
+import { Hono } from 'hono';
+await selectBackend('wasm');
+const model = await loadModel(DEFAULT_MODEL);
+const { images } = await generate(model, { steps: 2, seed: 1 });
+writeFileSync('api.png', encodePng(images[0]));
+model.dispose();
+const models = new URL('./node_modules/medsynth/models', import.meta.url).pathname;
+const app = new Hono().route('/medsynth', createApp({ storage: folderStorage(models), sampler: localSampler(models) }));
+const res = await app.request('/medsynth/v1/models/default/samples', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"steps":2}' });
+writeFileSync('server.png', new Uint8Array(await res.arrayBuffer()));
+console.log(JSON.stringify({ status: res.status, type: res.headers.get('content-type') }));
+`,
+    );
+    const out = JSON.parse((await run(process.execPath, ['api.mjs'])).trim().split('\n').at(-1)!);
+    expect(out).toEqual({ status: 200, type: 'image/png' });
+    for (const f of ['api.png', 'server.png']) expect([decode(readFileSync(join(dir, f))).width, decode(readFileSync(join(dir, f))).height], f).toEqual([64, 64]);
+  });
+
+  it('type-checks a consumer of ".", "./server" and "./browser" under strict settings', async () => {
+    writeFileSync(
+      join(dir, 'consumer.ts'),
+      `import { DEFAULT_MODEL, encodePng, generate, loadModel, type GenerateResult } from 'medsynth';
+import { createApp, folderStorage } from 'medsynth/server';
+import { createGenerator, type BrowserGenerateOptions } from 'medsynth/browser';
+const model = await loadModel(DEFAULT_MODEL);
+const result: GenerateResult = await generate(model, { steps: 2, seed: 1 });
+const png: Uint8Array = encodePng(result.images[0]);
+const app = createApp({ storage: folderStorage('models') });
+const options: BrowserGenerateOptions = { steps: 2 };
+console.log(png.length, app.routes.length, options, typeof createGenerator);
+`,
+    );
+    // skipLibCheck: tfjs's own .d.ts files do not pass a strict check of library files.
+    const config = { compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', lib: ['ES2022', 'DOM'], strict: true, skipLibCheck: true, noEmit: true, types: ['node'] }, files: ['consumer.ts'] };
+    writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify(config));
+    await run(process.execPath, [TSC, '-p', '.']);
+    // And a wrong use is caught, so the types are really there.
+    writeFileSync(join(dir, 'wrong.ts'), `import { loadModel } from 'medsynth';\nconst n: number = (await loadModel('x')).manifest.name;\nconsole.log(n);\n`);
+    writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ ...config, files: ['wrong.ts'] }));
+    await expect(run(process.execPath, [TSC, '-p', '.'])).rejects.toThrow(/wrong\.ts\(2,7\): error TS2322: Type 'string' is not assignable to type 'number'/);
+  });
+});
