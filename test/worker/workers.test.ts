@@ -15,6 +15,7 @@ import { CheckpointError } from '../../shared/checkpoint/index.ts';
 import { loadModel } from '../../sampler/load.ts';
 import { writeCheckpointFolder } from '../../sampler/node/checkpoint-folder.ts';
 import { urlSource } from '../../sampler/url-source.ts';
+import { buildBrowser } from '../../scripts/build-browser.ts';
 import { bundleWorker } from '../../worker/bundle.ts';
 import { readSse } from '../../worker/http/sse.ts';
 import { startServer, type RunningServer } from '../../worker/node.ts';
@@ -57,6 +58,7 @@ beforeAll(async () => {
   tmp = await mkdtemp(join(tmpdir(), 'medsynth-workers-'));
   tiny = await tinyCheckpointFiles({ shardBytes: 64 * 1024 });
   await writeCheckpointFolder(join(tmp, 'models', 'tiny'), tiny);
+  await buildBrowser({ ifStale: true }); // wrangler.toml's [assets] must exist for the dry run
   [bundle, gpu] = await Promise.all([
     bundleWorker(join(tmp, 'bundle')),
     startServer({ modelsDir: join(tmp, 'models'), port: 0, host: '127.0.0.1', backend: 'cpu', apiKey: GPU_KEY, shutdownGraceMs: 1000 }),

@@ -7,7 +7,9 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildBrowser } from '../../scripts/build-browser.ts';
 import { PROJECT_ROOT, runWrangler, WRANGLER_ENV, wranglerBin } from '../../worker/bundle.ts';
+import { launchChromium, NO_CHROMIUM } from '../browser/chromium.ts';
 import { tinyCheckpointFiles } from './fixtures.ts';
 
 const READY_TIMEOUT_MS = 60_000;
@@ -76,8 +78,10 @@ beforeAll(async () => {
   files = await tinyCheckpointFiles();
   for (const [file, bytes] of files) {
     await writeFile(join(tmp, file), bytes);
-    await runWrangler(['r2', 'object', 'put', `${bucket}/tiny/${file}`, '--file', join(tmp, file), '--local', '--persist-to', state]);
+    // Also as `default`, the model the demo page asks for.
+    for (const id of ['tiny', 'default']) await runWrangler(['r2', 'object', 'put', `${bucket}/${id}/${file}`, '--file', join(tmp, file), '--local', '--persist-to', state]);
   }
+  await buildBrowser({ ifStale: true }); // wrangler.toml's [assets]
   base = await startDev(state);
 });
 
@@ -90,12 +94,47 @@ describe('wrangler dev', () => {
   it('serves the app over the local R2 bucket', async () => {
     expect(await (await fetch(`${base}/healthz`)).json()).toEqual({ ok: true, sampling: false, active: 0, queued: 0 });
     const { models } = (await (await fetch(`${base}/v1/models`)).json()) as { models: { id: string }[] };
-    expect(models.map((m) => m.id)).toEqual(['tiny']);
+    expect(models.map((m) => m.id)).toEqual(['default', 'tiny']);
     for (const [file, bytes] of files) {
       const res = await fetch(`${base}/v1/models/tiny/${file}`);
       expect(res.status).toBe(200);
       expect(new Uint8Array(await res.arrayBuffer())).toEqual(bytes);
       expect((await fetch(`${base}/v1/models/tiny/${file}`, { headers: { 'If-None-Match': res.headers.get('etag')! } })).status).toBe(304);
+    }
+  });
+
+  it('serves the demo page and, as static assets, the browser bundle it loads, with the bundle headers', async () => {
+    const page = await fetch(`${base}/`);
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    expect(html).toContain('/browser/medsynth.js');
+    for (const file of ['medsynth.js', 'medsynth-worker.js', 'tfjs-backend-wasm-simd.wasm']) {
+      const res = await fetch(`${base}/browser/${file}`);
+      expect(res.status, file).toBe(200);
+      // Buffer.equals: a deep toEqual over megabytes takes seconds, long enough for the kept-alive socket to be dropped.
+      expect(Buffer.from(await res.arrayBuffer()).equals(await readFile(join(PROJECT_ROOT, 'dist', 'web', 'browser', file))), file).toBe(true);
+      expect(res.headers.get('cross-origin-resource-policy'), file).toBe('cross-origin');
+    }
+  });
+
+  it.skipIf(NO_CHROMIUM)('generates on the demo page in Chromium: cross-origin isolated, the bundle from [assets], the model from R2', async () => {
+    const browser = await launchChromium();
+    try {
+      const page = await browser.context.newPage();
+      await page.goto(`${base}/`);
+      expect(await page.evaluate('crossOriginIsolated')).toBe(true);
+      const el = page.locator('medsynth-generator');
+      await el.evaluate((node) => node.setAttribute('steps', '2'));
+      const done = page.evaluate(`new Promise((resolve, reject) => {
+        const el = document.querySelector('medsynth-generator');
+        el.addEventListener('medsynth-result', (e) => resolve(e.detail.backend.name), { once: true });
+        el.addEventListener('medsynth-error', (e) => reject(new Error(e.detail.message)), { once: true });
+      })`);
+      await el.getByRole('button', { name: 'Generate' }).click();
+      expect(await done).toBe('wasm'); // WebGPU here is SwiftShader, which the automatic order skips
+      expect(await el.locator('#status').textContent()).toMatch(/^Done: seed \d+, 2 \w+ steps/);
+    } finally {
+      await browser.close();
     }
   });
 
