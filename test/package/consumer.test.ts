@@ -6,14 +6,18 @@ import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { decode } from 'fast-png';
+import { publint } from 'publint';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../helpers/cli-process.ts';
 
-const TSC = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+const require = createRequire(import.meta.url);
+const TSC = require.resolve('typescript/bin/tsc');
+const ATTW = join(dirname(require.resolve('@arethetypeswrong/cli/package.json')), 'dist', 'index.js');
 const NPM = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 const dir = mkdtempSync(join(tmpdir(), 'medsynth-consumer-'));
+let tarball: string;
 const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
 
 function run(cmd: string, args: string[], cwd = dir): Promise<string> {
@@ -26,7 +30,7 @@ function run(cmd: string, args: string[], cwd = dir): Promise<string> {
 
 beforeAll(async () => {
   await run(NPM, ['pack', ROOT, '--pack-destination', dir]);
-  const tarball = readdirSync(dir).find((f) => f.endsWith('.tgz'))!;
+  tarball = readdirSync(dir).find((f) => f.endsWith('.tgz'))!;
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
   // From npm's cache where it can (the lock's packages are there after `npm ci`); no native backends.
   await run(NPM, ['install', '--prefer-offline', '--no-audit', '--no-fund', '--omit=optional', `./${tarball}`, '@types/node@20']);
@@ -43,6 +47,13 @@ describe('the installed package', () => {
     for (const absent of ['cli', 'sampler', 'shared', 'trainer', 'worker', 'test', 'bench']) expect(existsSync(join(pkg, absent)), absent).toBe(false);
     // The bin runs without tsx (a development dependency, not installed here).
     expect(existsSync(join(dir, 'node_modules', 'tsx'))).toBe(false);
+  });
+
+  it('passes publint (package.json against the files it ships) and attw (types resolve for every entry, ESM-only)', async () => {
+    const { messages } = await publint({ pkgDir: join(dir, 'node_modules', 'medsynth'), pack: false, level: 'suggestion' });
+    expect(messages).toEqual([]);
+    // Exits non-zero on any problem; node10 and require() resolution are out of scope for an ESM-only package.
+    await run(process.execPath, [ATTW, tarball, '--profile', 'esm-only']);
   });
 
   it('runs the medsynth command: --version, and sample writes a PNG', async () => {
