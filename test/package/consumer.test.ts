@@ -1,8 +1,9 @@
 // The package as a user gets it: `npm pack` (which builds dist/), the tarball
 // installed into an empty folder outside this tree, and the README's
 // snippets run there with plain node: the CLI, the Node API, the server
-// entry mounted in a fresh Hono app, and a strict TypeScript consumer.
-import { execFile } from 'node:child_process';
+// entry mounted in a fresh Hono app, the installed browser bundle in
+// Chromium, a strict TypeScript consumer, publint and attw.
+import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -10,6 +11,7 @@ import { dirname, join } from 'node:path';
 import { decode } from 'fast-png';
 import { publint } from 'publint';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium, NO_CHROMIUM } from '../browser/chromium.ts';
 import { ROOT } from '../helpers/cli-process.ts';
 
 const require = createRequire(import.meta.url);
@@ -86,6 +88,44 @@ console.log(JSON.stringify({ status: res.status, type: res.headers.get('content-
     const out = JSON.parse((await run(process.execPath, ['api.mjs'])).trim().split('\n').at(-1)!);
     expect(out).toEqual({ status: 200, type: 'image/png' });
     for (const f of ['api.png', 'server.png']) expect([decode(readFileSync(join(dir, f))).width, decode(readFileSync(join(dir, f))).height], f).toEqual([64, 64]);
+  });
+
+  it.skipIf(NO_CHROMIUM)("serves the installed browser bundle with `medsynth serve`, and the demo page generates in Chromium", async () => {
+    const server = spawn(join(dir, 'node_modules', '.bin', 'medsynth'), ['serve', '--port', '0', '--host', '127.0.0.1', '--backend', 'cpu'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    const exited = new Promise((resolve) => server.once('exit', resolve));
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        let log = '';
+        server.stdout.on('data', (d) => {
+          log += d;
+          const m = /serving .* at (http:\/\/127\.0\.0\.1:\d+)/.exec(log);
+          if (m) resolve(m[1]);
+        });
+        server.stderr.on('data', (d) => (log += d));
+        server.once('exit', (code) => reject(new Error(`medsynth serve exited (${code}):\n${log}`)));
+      });
+      const served = Buffer.from(await (await fetch(`${url}/browser/medsynth.js`)).arrayBuffer());
+      expect(served.equals(readFileSync(join(dir, 'node_modules', 'medsynth', 'dist', 'web', 'browser', 'medsynth.js')))).toBe(true);
+      const browser = await launchChromium();
+      try {
+        const page = await browser.context.newPage();
+        await page.goto(`${url}/`);
+        const el = page.locator('medsynth-generator');
+        await el.evaluate((node) => node.setAttribute('steps', '2'));
+        const done = page.evaluate(`new Promise((resolve, reject) => {
+          const el = document.querySelector('medsynth-generator');
+          el.addEventListener('medsynth-result', (e) => resolve(e.detail.backend.name), { once: true });
+          el.addEventListener('medsynth-error', (e) => reject(new Error(e.detail.message)), { once: true });
+        })`);
+        await el.getByRole('button', { name: 'Generate' }).click();
+        expect(await done).toBe('wasm');
+      } finally {
+        await browser.close();
+      }
+    } finally {
+      server.kill('SIGTERM');
+      await exited;
+    }
   });
 
   it('type-checks a consumer of ".", "./server" and "./browser" under strict settings', async () => {
