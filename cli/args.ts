@@ -91,3 +91,8 @@ async function checkWritableAbove(out: string, folder: string): Promise<void> {
     throw new BadInputError(`--out ${out}: the folder ${folder} is not writable`);
   });
 }
+
+/** Writes `bytes` to stdout (for `--out -`); resolves once they are handed to the OS. */
+export function writeStdout(bytes: Uint8Array): Promise<void> {
+  return new Promise((resolve, reject) => process.stdout.write(bytes, (e) => (e ? reject(e) : resolve())));
+}

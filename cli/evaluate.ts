@@ -9,7 +9,8 @@ import { loadModel } from '../sampler/load.ts';
 import { writeFileAtomic } from '../sampler/node/atomic-file.ts';
 import { parseOnBadFile } from '../trainer/data/index.ts';
 import { prepareEvaluationData } from '../trainer/dataset.ts';
-import { evaluateCheckpoint } from '../trainer/evaluate/evaluate.ts';
+import { evaluateCheckpoint, type EvaluationReport } from '../trainer/evaluate/evaluate.ts';
+import { checkOutputFolder } from './args.ts';
 
 const count = (name: string, v: string | undefined): number | undefined => {
   if (v === undefined) return undefined;
@@ -17,7 +18,13 @@ const count = (name: string, v: string | undefined): number | undefined => {
   return Number(v);
 };
 
-export async function evaluate(args: string[], log: (s: string) => void): Promise<void> {
+/** What `evaluate --json` prints: the report, and where it and the grid were written. */
+export interface EvaluateSummary {
+  files: { report: string; grid: string };
+  report: EvaluationReport;
+}
+
+export async function evaluate(args: string[], log: (s: string) => void): Promise<EvaluateSummary> {
   const { values, positionals } = parseArgs({
     args,
     options: {
@@ -30,6 +37,7 @@ export async function evaluate(args: string[], log: (s: string) => void): Promis
       seed: { type: 'string' },
       backend: { type: 'string' },
       'on-bad-file': { type: 'string' },
+      json: { type: 'boolean' },
       quiet: { type: 'boolean' },
       verbose: { type: 'boolean' },
     },
@@ -38,6 +46,7 @@ export async function evaluate(args: string[], log: (s: string) => void): Promis
   if (positionals.length !== 1) throw new ConfigError('evaluate', 'takes one checkpoint folder or URL');
   if (!values.data?.length) throw new ConfigError('--data', 'the files the model was trained on, labelled as in training (label=path), are required');
   if (!values.out) throw new ConfigError('--out', 'a folder for report.json and grid.png is required');
+  await checkOutputFolder(values.out);
   const options = { count: count('count', values.count), steps: count('steps', values.steps), seed: count('seed', values.seed), sampler: values.sampler as never };
   const onBadFile = parseOnBadFile(values['on-bad-file'] ?? 'fail');
   const backend = await selectBackend(values.backend === undefined ? undefined : parseBackendName(values.backend));
@@ -58,7 +67,9 @@ export async function evaluate(args: string[], log: (s: string) => void): Promis
     });
     await writeFileAtomic(join(values.out, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
     await writeFileAtomic(join(values.out, 'grid.png'), grid);
-    log(`wrote ${join(values.out, 'report.json')} and ${join(values.out, 'grid.png')}`);
+    const files = { report: join(values.out, 'report.json'), grid: join(values.out, 'grid.png') };
+    log(`wrote ${files.report} and ${files.grid}`);
+    return { files, report };
   } finally {
     process.off('SIGINT', stop);
     model.dispose();

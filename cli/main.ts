@@ -16,28 +16,29 @@ export { DEFAULT_MODEL };
 export const EXIT_CODES: Record<ErrorKind, number> = { 'bad-input': 2, failure: 1, cancelled: 130 };
 
 const USAGE = `usage:
-  medsynth sample [--model <dir|url>] --out <file.png|file.nii|file.nii.gz>
+  medsynth sample [--model <dir|url>] --out <file.png|file.nii|file.nii.gz|-> [--format png|nii|nii.gz] [--json]
                   [--count N] [--steps N] [--sampler ddpm|ddim|dpm-solver++|vdm] [--eta E]
                   [--seed N] [--guidance W] [--label NAME|INDEX] [--backend ${BACKEND_NAMES.join('|')}]
                   [--workers N]  (threads for several images; default one per core)
-  medsynth inspect <dir|url>
+  medsynth inspect <dir|url> [--json]
   medsynth serve [--models <dir>] [--port N] [--host H] [--backend ${BACKEND_NAMES.join('|')}] [--workers N]
                   HTTP API and demo page (API key from MEDSYNTH_API_KEY, if set)
   medsynth publish <dir> --bucket <name> [--prefix <model id>] [--local] [--persist-to <dir>]
                   uploads a verified checkpoint to R2 (R2_ACCOUNT_ID, R2_ACCESS_KEY_ID, R2_SECRET_ACCESS_KEY)
-  medsynth train --config <preset|file.json> --data <[label=]path>... --out <run dir>
+  medsynth train --config <preset|file.json> --data <[label=]path>... --out <run dir> [--json]
                   [--set field=value]... [--steps N] [--resume] [--on-bad-file skip|fail] [--backend B]
                   [--init <checkpoint dir>]  (warm start: a new run from an exported model's weights)
   medsynth train --config <latent DDPM preset> --latents <dir> --out <run dir> [--set field=value]...
   medsynth encode <VQ-GAN run dir> --out <latents dir> [--data <[label=]path>...] [--backend B]
                   latents of the run's training and held-out volumes, scaled to [-1, 1]
   medsynth export <run dir> --out <dir> [--quantize int8|fp16|fp32] [--vqgan <VQ-GAN run dir>]
-  medsynth evaluate <dir|url> --data <[label=]path>... --out <dir> [--reference <fp32 dir>]
+  medsynth evaluate <dir|url> --data <[label=]path>... --out <dir> [--reference <fp32 dir>] [--json]
                   [--count N] [--steps N] [--sampler S] [--seed N] [--backend B]
                   held-out loss, MS-SSIM, SWD, memorisation, int8 vs fp32: report.json + grid.png
   medsynth init --preset <name> --out <dir> [--seed N] [--quantize int8|fp16|fp32]
                   writes an untrained checkpoint (presets: ${Object.keys(PRESETS).join(', ')})
 --model defaults to the embedded default model (models/default).
+--json (sample, inspect, train, evaluate): one JSON result on stdout, the log on stderr; sample --out - writes the image to stdout.
 options: --verbose (stack traces), --quiet (no progress), --help (also after a command: its usage only), --version`;
 
 /** The package's version (package.json), for --version. */
@@ -52,6 +53,11 @@ function commandUsage(command: string): string | undefined {
   }
   const mine = blocks.filter((b) => b[0].startsWith(`  medsynth ${command} `) || b[0] === `  medsynth ${command}`);
   return mine.length ? ['usage:', ...mine.flat(), 'options: --verbose (stack traces), --quiet (no progress), --help'].join('\n') : undefined;
+}
+
+/** Whether the arguments say `--out -` (or `--out=-`). */
+function outIsStdout(args: readonly string[]): boolean {
+  return args.some((a, i) => a === '--out=-' || (a === '--out' && args[i + 1] === '-'));
 }
 
 /** Runs the CLI; returns the exit code. */
@@ -69,17 +75,23 @@ export async function main(argv: string[], log = (s: string) => console.log(s), 
       log(named && named !== '--help' ? (commandUsage(named) ?? USAGE) : USAGE);
       return command ? 0 : 2;
     }
-    if (command === 'sample') await sample(rest, log);
-    else if (command === 'inspect') await inspect(rest, log);
-    else if (command === 'init') await init(rest, log);
+    // --json and `--out -` give stdout to the result: the human lines go to stderr.
+    const json = rest.includes('--json');
+    const say = json || outIsStdout(rest) ? err : log;
+    let result: unknown;
+    if (command === 'sample') result = await sample(rest, say);
+    else if (command === 'inspect') result = await inspect(rest, say);
+    else if (command === 'init') await init(rest, say);
     // Imported lazily: the server pulls in hono, training the trainer; `--help` and `sample` load neither.
-    else if (command === 'serve') await (await import('./serve.ts')).serve(rest, log);
-    else if (command === 'train') await (await import('./train.ts')).train(rest, log);
-    else if (command === 'export') await (await import('./train.ts')).exportRun(rest, log);
-    else if (command === 'encode') await (await import('./encode.ts')).encode(rest, log);
-    else if (command === 'evaluate') await (await import('./evaluate.ts')).evaluate(rest, log);
-    else if (command === 'publish') await (await import('./publish.ts')).publish(rest, log);
+    else if (command === 'serve') await (await import('./serve.ts')).serve(rest, say);
+    else if (command === 'train') result = await (await import('./train.ts')).train(rest, say);
+    else if (command === 'export') await (await import('./train.ts')).exportRun(rest, say);
+    else if (command === 'encode') await (await import('./encode.ts')).encode(rest, say);
+    else if (command === 'evaluate') result = await (await import('./evaluate.ts')).evaluate(rest, say);
+    else if (command === 'publish') await (await import('./publish.ts')).publish(rest, say);
     else throw new BadInputError(`unknown command "${command}" (commands: sample, inspect, init, train, encode, export, evaluate, serve, publish; see --help)`);
+    // Commands without a result do not declare --json, so parseArgs has refused it already.
+    if (json) log(JSON.stringify(result));
     return 0;
   } catch (e) {
     const error = e instanceof Error ? e : new Error(String(e));

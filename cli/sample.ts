@@ -7,19 +7,33 @@ import { parseBackendName, selectBackend } from '../sampler/backend.ts';
 import { encodeByExtension, outputFormat } from '../sampler/encode/index.ts';
 import { generate, planGeneration, type GenerateProgress } from '../sampler/generate.ts';
 import { loadModel, resolveSource } from '../sampler/load.ts';
-import { inspectCheckpoint } from '../sampler/inspect.ts';
+import { inspectCheckpoint, type InspectReport } from '../sampler/inspect.ts';
 import { writeFileAtomic } from '../sampler/node/atomic-file.ts';
 import { writeCheckpointFolder } from '../sampler/node/checkpoint-folder.ts';
 import { createSamplerPool } from '../sampler/node/pool.ts';
 import { PRESETS } from '../trainer/presets.ts';
 import { untrainedCheckpoint } from '../trainer/untrained.ts';
-import { asBadInput, checkOutputFile, int, num, progressBar } from './args.ts';
+import { asBadInput, checkOutputFile, int, num, progressBar, writeStdout } from './args.ts';
 import { packagePath } from '../sampler/node/package-files.ts';
 
 /** The checkpoint shipped with the project, used when --model is not given. */
 export const DEFAULT_MODEL = packagePath('models', 'default');
 
-export async function sample(args: string[], log: (s: string) => void): Promise<void> {
+/** What `sample --json` prints. */
+export interface SampleSummary {
+  out: string;
+  format: string;
+  images: number;
+  shape: number[];
+  bytes: number;
+  sampler: string;
+  steps: number;
+  seed: number;
+  backend: string;
+  model: { name: string; kind: string; modality: string };
+}
+
+export async function sample(args: string[], log: (s: string) => void): Promise<SampleSummary> {
   const { values } = parseArgs({
     args,
     options: {
@@ -34,15 +48,24 @@ export async function sample(args: string[], log: (s: string) => void): Promise<
       label: { type: 'string' },
       backend: { type: 'string' },
       workers: { type: 'string' },
+      format: { type: 'string' },
+      json: { type: 'boolean' },
       quiet: { type: 'boolean' },
       verbose: { type: 'boolean' },
     },
   });
   const modelSource = values.model ?? DEFAULT_MODEL;
-  if (!values.out) throw new BadInputError('--out <file.png|file.nii.gz> is required');
+  if (!values.out) throw new BadInputError('--out <file.png|file.nii.gz|-> is required');
   const out = values.out;
-  asBadInput(`--out ${out}: `, () => outputFormat(out));
-  await checkOutputFile(out);
+  const toStdout = out === '-';
+  if (toStdout && values.json) throw new ConfigError('--json', 'cannot share stdout with --out -: write the image to a file');
+  // The format from --format, else from the file name (stdout has none: PNG).
+  const format = values.format ?? (toStdout ? 'png' : asBadInput(`--out ${out}: `, () => outputFormat(out)));
+  if (!['png', 'nii', 'nii.gz'].includes(format)) throw new ConfigError('--format', `expected png, nii or nii.gz, got "${format}"`);
+  if (values.format !== undefined && !toStdout && asBadInput(`--out ${out}: `, () => outputFormat(out)) !== format) {
+    throw new ConfigError('--format', `${format} disagrees with the file name ${out}`);
+  }
+  if (!toStdout) await checkOutputFile(out);
   const backendName = values.backend === undefined ? undefined : asBadInput('', () => parseBackendName(values.backend!));
   const quiet = values.quiet ?? false;
   const label = values.label === undefined ? undefined : /^\d+$/.test(values.label) ? Number(values.label) : values.label;
@@ -104,9 +127,22 @@ export async function sample(args: string[], log: (s: string) => void): Promise<
         await pool?.close();
       }
       const images = result.images;
-      const bytes = asBadInput(`--out ${out}: `, () => encodeByExtension(out, images));
-      await writeFileAtomic(out, bytes);
-      log(`wrote ${out}: ${result.images.length} image(s), ${result.sampler} ${result.steps} steps, seed ${result.seed}, backend ${result.backend}`);
+      const bytes = asBadInput(`--out ${out}: `, () => encodeByExtension(`image.${format}`, images));
+      if (toStdout) await writeStdout(bytes);
+      else await writeFileAtomic(out, bytes);
+      log(`wrote ${toStdout ? 'stdout' : out}: ${result.images.length} image(s), ${result.sampler} ${result.steps} steps, seed ${result.seed}, backend ${result.backend}`);
+      return {
+        out,
+        format,
+        images: images.length,
+        shape: [...images[0].shape],
+        bytes: bytes.length,
+        sampler: result.sampler,
+        steps: result.steps,
+        seed: result.seed,
+        backend: result.backend,
+        model: { name: m.name, kind: m.kind, modality: m.modality },
+      };
     } finally {
       model.dispose();
     }
@@ -135,9 +171,11 @@ export async function init(args: string[], log: (s: string) => void): Promise<vo
   log(`wrote ${values.out}: untrained ${manifest.kind} "${manifest.name}", ${manifest.tensors.length} tensors, ${quantization}, ${bytes} bytes, seed ${seed}`);
 }
 
-export async function inspect(args: string[], log: (s: string) => void): Promise<void> {
-  const { positionals } = parseArgs({ args, options: { verbose: { type: 'boolean' } }, allowPositionals: true });
+export async function inspect(args: string[], log: (s: string) => void): Promise<InspectReport> {
+  const { positionals } = parseArgs({ args, options: { verbose: { type: 'boolean' }, json: { type: 'boolean' } }, allowPositionals: true });
   if (positionals.length !== 1) throw new BadInputError('inspect takes one checkpoint folder or URL');
-  for (const line of await inspectCheckpoint(await resolveSource(positionals[0]))) log(line);
+  const { report, lines } = await inspectCheckpoint(await resolveSource(positionals[0]));
+  for (const line of lines) log(line);
+  return report;
 }
 

@@ -14,6 +14,7 @@ import { applyOverrides, deepMerge, trainSettings, trainSpec } from '../trainer/
 import { runCheckpoint } from '../trainer/run.ts';
 import { splitVqganTrain, runVqganTraining } from '../trainer/vqgan/run.ts';
 import { VqganTrainer } from '../trainer/vqgan/trainer.ts';
+import type { TrainSummary } from './train.ts';
 
 export interface VqganCommandOptions {
   /** Continue the run in `out` (its run.json is `record`); `sets` are its train.* overrides. */
@@ -24,7 +25,7 @@ export interface VqganCommandOptions {
   log: (line: string) => void;
 }
 
-export async function trainVqgan(record: RunRecord, out: string, opts: VqganCommandOptions): Promise<void> {
+export async function trainVqgan(record: RunRecord, out: string, opts: VqganCommandOptions): Promise<TrainSummary> {
   const { log } = opts;
   let trainer: VqganTrainer;
   if (opts.resume) {
@@ -64,6 +65,7 @@ export async function trainVqgan(record: RunRecord, out: string, opts: VqganComm
       bar?.stop();
       if (interrupted) throw new CancelledError(`stopped at step ${t.step} (checkpoint saved); continue with --resume`);
       log(`done: ${t.step} steps; make latents with medsynth encode ${out} --out <latents>`);
+      return { run: out, kind: 'vqgan3d', name, steps: t.step };
     } finally {
       bar?.stop();
     }

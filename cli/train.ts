@@ -35,7 +35,15 @@ async function latentsFor(path: string, expected?: string): Promise<Latents> {
   return latents;
 }
 
-export async function train(args: string[], log: (s: string) => void): Promise<void> {
+/** What `train --json` prints once a run reaches its last step. */
+export interface TrainSummary {
+  run: string;
+  kind: string;
+  name: string;
+  steps: number;
+}
+
+export async function train(args: string[], log: (s: string) => void): Promise<TrainSummary> {
   const { values } = parseArgs({
     args,
     options: {
@@ -49,6 +57,7 @@ export async function train(args: string[], log: (s: string) => void): Promise<v
       init: { type: 'string' },
       backend: { type: 'string' },
       'on-bad-file': { type: 'string' },
+      json: { type: 'boolean' },
       quiet: { type: 'boolean' },
       verbose: { type: 'boolean' },
     },
@@ -135,6 +144,7 @@ export async function train(args: string[], log: (s: string) => void): Promise<v
       // Stopped runs exit 130, so `train && export` never exports an unfinished run.
       if (interrupted) throw new CancelledError(`stopped at step ${t.step} (checkpoint saved); continue with --resume`);
       log(`done: ${t.step} steps; export with medsynth export ${out}`);
+      return { run: out, kind: t.spec.kind, name: t.spec.meta.name, steps: t.step };
     } finally {
       bar?.stop();
     }

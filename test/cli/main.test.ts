@@ -1,6 +1,7 @@
 // The medsynth CLI through main(argv, log, err): real checkpoint folders,
 // real output files read back with independent decoders, and the error
 // contract (exit 2, one line, no stack unless --verbose, no partial output).
+import { spawn } from 'node:child_process';
 import { decode } from 'fast-png';
 import * as nifti from 'nifti-reader-js';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
@@ -8,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_MODEL } from '../../cli/main.ts';
-import { cli } from '../helpers/cli-process.ts';
+import { cli, ROOT } from '../helpers/cli-process.ts';
 import { generate } from '../../sampler/generate.ts';
 import { loadModel } from '../../sampler/load.ts';
 import { writeCheckpointFolder } from '../../sampler/node/checkpoint-folder.ts';
@@ -316,5 +317,48 @@ describe('medsynth init', () => {
     expect(bad.code).toBe(2);
     expect(bad.err).toEqual(['medsynth: --quantize: expected int8, fp16 or fp32, got "int4"']);
     expect(exportBad.err).toEqual(bad.err);
+  });
+});
+
+describe('--json and --out -', () => {
+  it('sample --json prints one JSON summary on stdout that describes the file written; the log goes to stderr', async () => {
+    const out = join(await outDir(), 'x.png');
+    const r = await cli('sample', '--model', model2d, '--out', out, '--backend', 'cpu', '--quiet', '--steps', '2', '--count', '2', '--json');
+    expect(r.code).toBe(0);
+    expect(r.log).toHaveLength(1);
+    const summary = JSON.parse(r.log[0]);
+    expect(summary).toMatchObject({ out, format: 'png', images: 2, shape: [16, 16, 1], steps: 2, seed: 0, backend: 'cpu', model: { kind: 'ddpm-unet2d' } });
+    expect(summary.bytes).toBe((await readFile(out)).length);
+    expect(r.err.at(-1)).toMatch(/^wrote .*x\.png: 2 image\(s\)/);
+  });
+
+  it('inspect --json prints the checkpoint report', async () => {
+    const r = await cli('inspect', model2d, '--json');
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.log[0]);
+    const manifest = JSON.parse(await readFile(join(model2d, 'manifest.json'), 'utf8'));
+    expect(report).toMatchObject({ checkpoint: model2d, kind: manifest.kind, quantization: manifest.quantization, tensors: manifest.tensors.length });
+    expect(report.shards).toEqual(manifest.shards);
+  });
+
+  it('sample --out - writes the image to stdout (PNG, or --format) and nothing else', async () => {
+    const child = spawn(process.execPath, [join(ROOT, 'bin', 'medsynth.js'), 'sample', '--model', model2d, '--out', '-', '--backend', 'cpu', '--quiet', '--steps', '2']);
+    const chunks: Buffer[] = [];
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => chunks.push(d));
+    child.stderr.on('data', (d) => (stderr += d));
+    expect(await new Promise((resolve) => child.on('close', resolve))).toBe(0);
+    const png = decode(Buffer.concat(chunks));
+    expect([png.width, png.height]).toEqual([16, 16]);
+    expect(stderr).toMatch(/wrote stdout: 1 image\(s\)/);
+  });
+
+  it('refuses --json with --out -, a --format the file name contradicts, and --json where a command has no result', async () => {
+    const json = await cli('sample', '--model', model2d, '--out', '-', '--json');
+    expect([json.code, json.err]).toEqual([2, ['medsynth: --json: cannot share stdout with --out -: write the image to a file']]);
+    const format = await cli('sample', '--model', model2d, '--out', join(await outDir(), 'x.png'), '--format', 'nii');
+    expect([format.code, format.err[0]]).toEqual([2, expect.stringMatching(/^medsynth: --format: nii disagrees with the file name .*x\.png$/)]);
+    const init = await cli('init', '--preset', 'tiny-mri-2d-16', '--out', join(await outDir(), 'm'), '--json');
+    expect([init.code, init.err[0]]).toEqual([2, expect.stringMatching(/--json/)]);
   });
 });

@@ -93,8 +93,13 @@ describe('medsynth train / export', () => {
         dataByLabel: { ct: { modality: 'ct', intensity: { kind: 'hu-window', level: 40, width: 400 }, target: { spacing: [14, 14] } } },
       }),
     );
-    const r = await cli('train', '--config', mixed, '--data', `human=${HUMAN}`, '--data', `macaque=${MACAQUE}`, '--data', `ct=${CT}`, '--out', run, '--set', 'train.steps=2', '--set', 'train.previewEvery=0', '--backend', 'wasm', '--quiet');
-    expect(r.err).toEqual([]);
+    const r = await cli('train', '--config', mixed, '--data', `human=${HUMAN}`, '--data', `macaque=${MACAQUE}`, '--data', `ct=${CT}`, '--out', run, '--set', 'train.steps=2', '--set', 'train.previewEvery=0', '--backend', 'wasm', '--quiet', '--json');
+    expect(r.code).toBe(0);
+    // --json: stdout is one JSON summary; the log went to stderr.
+    expect(r.log).toHaveLength(1);
+    expect(JSON.parse(r.log[0])).toEqual({ run, kind: 'ddpm-unet2d', name: 'tiny-brain', steps: 2 });
+    expect(r.err.some((l) => l.startsWith('medsynth:'))).toBe(false);
+    expect(r.err.at(-1)).toMatch(/^done: 2 steps/);
     const model = join(root, 'labelled-model');
     expect((await cli('export', run, '--out', model)).code).toBe(0);
     const manifest = JSON.parse(await readFile(join(model, 'manifest.json'), 'utf8'));
@@ -127,10 +132,13 @@ describe('medsynth train / export', () => {
     expect((await cli('export', run, '--out', fp32, '--quantize', 'fp32')).code).toBe(0);
     const out = join(root, 'evaluation');
     const data = ['--data', `human=${HUMAN}`, '--data', `macaque=${MACAQUE}`, '--data', `ct=${CT}`];
-    const r = await cli('evaluate', join(root, 'labelled-model'), ...data, '--reference', fp32, '--out', out, '--count', '3', '--steps', '2', '--backend', 'wasm', '--quiet');
-    expect(r.err).toEqual([]);
+    const r = await cli('evaluate', join(root, 'labelled-model'), ...data, '--reference', fp32, '--out', out, '--count', '3', '--steps', '2', '--backend', 'wasm', '--quiet', '--json');
     expect(r.code).toBe(0);
+    expect(r.err.some((l) => l.startsWith('medsynth:'))).toBe(false);
     const report = JSON.parse(await readFile(join(out, 'report.json'), 'utf8'));
+    // --json prints the same report, and where it went.
+    expect(r.log).toHaveLength(1);
+    expect(JSON.parse(r.log[0])).toEqual({ files: { report: join(out, 'report.json'), grid: join(out, 'grid.png') }, report });
     expect(report.model).toMatchObject({ name: 'tiny-brain', kind: 'ddpm-unet2d', quantization: 'int8', training: { steps: 2 } });
     expect(report.sampling).toMatchObject({ steps: 2, count: 3, backend: 'wasm' });
     expect(report.validation.examples).toBeGreaterThan(0);

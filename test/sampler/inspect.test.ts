@@ -21,8 +21,14 @@ async function mutated(change: (m: Json) => void) {
 
 describe('inspect and sample agree', () => {
   it('reports what it verified for a good checkpoint', async () => {
-    const lines = await inspectCheckpoint(memorySource((await tinyFiles('ddpm-unet2d')).files, 'mem://ok'));
+    const { files, manifest } = await tinyFiles('ddpm-unet2d');
+    const { lines, report } = await inspectCheckpoint(memorySource(files, 'mem://ok'));
     expect(lines.join('\n')).toMatch(/verified: .*\n {2}the model config, labels, data shape, sampler and schedule fit the weights/);
+    // The report (inspect --json) says the same things as the text.
+    expect(report).toMatchObject({ checkpoint: 'mem://ok', name: manifest.name, kind: manifest.kind, quantization: manifest.quantization, tensors: manifest.tensors.length });
+    expect(report.shards).toEqual(manifest.shards.map(({ file, bytes, sha256 }) => ({ file, bytes, sha256 })));
+    expect(lines).toContain(`weights: ${report.tensors} tensors, ${report.parameters.toLocaleString('en-US')} parameters, ${report.quantization}, ${report.shards.length} shard(s), ${(report.bytes / 2 ** 20).toFixed(2)} MiB`);
+    expect(report.verified).toHaveLength(2);
   });
 
   it.each([

@@ -68,7 +68,7 @@ describe('latent-ddpm-vqgan3d checkpoints', () => {
   });
 
   it('inspect shows the denoiser and the VQ-GAN decoder with their sizes and the latent scale', async () => {
-    const lines = await inspectCheckpoint(memorySource(files, 'mem://latent'));
+    const { lines } = await inspectCheckpoint(memorySource(files, 'mem://latent'));
     const text = lines.join('\n');
     expect(text).toMatch(/kind: latent-ddpm-vqgan3d, modality: ct/);
     expect(text).toMatch(/denoiser \(unet\.\*\): UNet3D on latents 2x4x4 x 3, \d+ tensors, [\d,]+ parameters/);
