@@ -45,6 +45,7 @@ export const PARTS: Record<string, Part> = {
   steps: { script: 'bench/sampling/steps.ts', quick: ['--quick'] },
   sampling: { script: 'bench/sampling/sampling.ts', quick: ['--quick'] },
   train: { script: 'bench/train/train.ts', quick: ['--presets', 'tiny-mri-2d-16', '--runs', '2', '--warmup', '1'] },
+  cli: { script: 'bench/cli/startup.ts', quick: ['--quick'] },
   server: { script: 'bench/server/load.ts', quick: ['--requests', '16', '--runs', '1', '--clients', '4'] },
 };
 

@@ -1,5 +1,5 @@
-// Process entry for the CLI: quiet tfjs's console banner, run, set the exit code.
-import * as tf from '@tensorflow/tfjs-core';
+// Process entry for the CLI: run, set the exit code. (tfjs is loaded only by the
+// commands that use it, so --help and --version start fast.)
 import { main } from './main.ts';
 
 export async function run(argv: string[]): Promise<void> {
@@ -8,6 +8,5 @@ export async function run(argv: string[]): Promise<void> {
     if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
     throw e;
   });
-  tf.enableProdMode(); // also silences tfjs's "running in Node.js" banner
   process.exitCode = await main(argv);
 }

@@ -11,4 +11,4 @@ export { CheckpointError, memorySource, type CheckpointSource } from '../shared/
 export { BadInputError, CancelledError, errorKind } from '../shared/errors.ts';
 export { decodeDicom, decodeJpeg, decodeNifti, decodePng, readDataset, readImageFile, ReadError, type Volume } from '../trainer/data/index.ts';
 export { evaluateCheckpoint, type EvaluateOptions, type EvaluationReport } from '../trainer/evaluate/evaluate.ts';
-export { DEFAULT_MODEL } from './sample.ts';
+export { DEFAULT_MODEL } from '../sampler/node/package-files.ts';

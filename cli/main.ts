@@ -3,12 +3,9 @@
 // input 2, cancelled 130, any other failure 1. One line on stderr; stack
 // traces only with --verbose.
 import { readFileSync } from 'node:fs';
-import { errorKind, type ErrorKind } from '../shared/errors.ts';
-import { BACKEND_NAMES } from '../sampler/backend.ts';
-import { PRESETS } from '../trainer/presets.ts';
-import { BadInputError } from '../shared/errors.ts';
-import { DEFAULT_MODEL, init, inspect, sample } from './sample.ts';
-import { packagePath } from '../sampler/node/package-files.ts';
+import { BadInputError, errorKind, type ErrorKind } from '../shared/errors.ts';
+import { BACKEND_NAMES } from '../sampler/backend-names.ts';
+import { DEFAULT_MODEL, packagePath } from '../sampler/node/package-files.ts';
 
 export { DEFAULT_MODEL };
 
@@ -36,7 +33,7 @@ const USAGE = `usage:
                   [--count N] [--steps N] [--sampler S] [--seed N] [--backend B]
                   held-out loss, MS-SSIM, SWD, memorisation, int8 vs fp32: report.json + grid.png
   medsynth init --preset <name> --out <dir> [--seed N] [--quantize int8|fp16|fp32]
-                  writes an untrained checkpoint (presets: ${Object.keys(PRESETS).join(', ')})
+                  writes an untrained checkpoint (a missing or unknown --preset lists the presets)
 --model defaults to the embedded default model (models/default).
 --json (sample, inspect, train, evaluate): one JSON result on stdout, the log on stderr; sample --out - writes the image to stdout.
 options: --verbose (stack traces), --quiet (no progress), --help (also after a command: its usage only), --version`;
@@ -75,14 +72,16 @@ export async function main(argv: string[], log = (s: string) => console.log(s), 
       log(named && named !== '--help' ? (commandUsage(named) ?? USAGE) : USAGE);
       return command ? 0 : 2;
     }
+    // Every command below may use tfjs (inspect and init without selecting a backend): no debug checks, no banner.
+    (await import('@tensorflow/tfjs-core')).enableProdMode();
     // --json and `--out -` give stdout to the result: the human lines go to stderr.
     const json = rest.includes('--json');
     const say = json || outIsStdout(rest) ? err : log;
     let result: unknown;
-    if (command === 'sample') result = await sample(rest, say);
-    else if (command === 'inspect') result = await inspect(rest, say);
-    else if (command === 'init') await init(rest, say);
-    // Imported lazily: the server pulls in hono, training the trainer; `--help` and `sample` load neither.
+    // Every command is imported when run: `--help` and `--version` load no tfjs, hono or trainer.
+    if (command === 'sample') result = await (await import('./sample.ts')).sample(rest, say);
+    else if (command === 'inspect') result = await (await import('./sample.ts')).inspect(rest, say);
+    else if (command === 'init') await (await import('./sample.ts')).init(rest, say);
     else if (command === 'serve') await (await import('./serve.ts')).serve(rest, say);
     else if (command === 'train') result = await (await import('./train.ts')).train(rest, say);
     else if (command === 'export') await (await import('./train.ts')).exportRun(rest, say);

@@ -14,10 +14,8 @@ import { createSamplerPool } from '../sampler/node/pool.ts';
 import { PRESETS } from '../trainer/presets.ts';
 import { untrainedCheckpoint } from '../trainer/untrained.ts';
 import { asBadInput, checkOutputFile, int, num, progressBar, writeStdout } from './args.ts';
-import { packagePath } from '../sampler/node/package-files.ts';
+import { DEFAULT_MODEL } from '../sampler/node/package-files.ts';
 
-/** The checkpoint shipped with the project, used when --model is not given. */
-export const DEFAULT_MODEL = packagePath('models', 'default');
 
 /** What `sample --json` prints. */
 export interface SampleSummary {

@@ -6,10 +6,10 @@
 // cpu. The caller may force one; the chosen backend is always reported.
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
+import { BACKEND_NAMES, type BackendName } from './backend-names.ts';
 import { firstLine, selectEngine, type Candidate, type Selection } from './engine-select.ts';
 
-export const BACKEND_NAMES = ['tensorflow', 'wasm', 'cpu'] as const;
-export type BackendName = (typeof BACKEND_NAMES)[number];
+export { BACKEND_NAMES, type BackendName };
 
 export type BackendChoice = Selection<BackendName>;
 
@@ -62,5 +62,6 @@ export function parseBackendName(value: string): BackendName {
  * first backend in Node's preference order that initialises.
  */
 export function selectBackend(force?: BackendName): Promise<BackendChoice> {
+  tf.enableProdMode(); // for library users too: no debug checks, and no "running in Node.js" banner
   return selectEngine(BACKEND_NAMES, NODE_CANDIDATES, { force, what: 'tfjs backend' });
 }

@@ -21,3 +21,6 @@ export const PACKAGE_ROOT = findRoot(dirname(fileURLToPath(import.meta.url)));
 export function packagePath(...parts: string[]): string {
   return join(PACKAGE_ROOT, ...parts);
 }
+
+/** The checkpoint shipped with the package, used when --model is not given. */
+export const DEFAULT_MODEL = packagePath('models', 'default');
