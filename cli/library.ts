@@ -4,6 +4,8 @@
 export { BACKEND_NAMES, selectBackend, type BackendChoice, type BackendName } from '../sampler/backend.ts';
 export { loadModel, type LoadedModel } from '../sampler/load.ts';
 export { generate, type GenerateOptions, type GenerateProgress, type GenerateResult } from '../sampler/generate.ts';
+export { createGenerator, type NodeGenerateResult, type NodeGenerator, type NodeGeneratorOptions, type NodeProgress } from '../sampler/node/generator.ts';
+export { defaultCacheDir } from '../sampler/node/disk-cache.ts';
 export { encodeByExtension, encodeMontagePng, encodeNifti, encodePng, type GeneratedImage } from '../sampler/encode/index.ts';
 export { folderSource } from '../sampler/node/folder-source.ts';
 export { urlSource } from '../sampler/url-source.ts';

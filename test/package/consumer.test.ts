@@ -70,7 +70,7 @@ describe('the installed package', () => {
     writeFileSync(
       join(dir, 'api.mjs'),
       `import { writeFileSync } from 'node:fs';
-import { DEFAULT_MODEL, encodePng, generate, loadModel, selectBackend } from 'medsynth';
+import { createGenerator, DEFAULT_MODEL, encodePng, generate, loadModel, selectBackend } from 'medsynth';
 import { createApp, folderStorage, localSampler } from 'medsynth/server';
 import { Hono } from 'hono';
 await selectBackend('wasm');
@@ -78,15 +78,19 @@ const model = await loadModel(DEFAULT_MODEL);
 const { images } = await generate(model, { steps: 2, seed: 1 });
 writeFileSync('api.png', encodePng(images[0]));
 model.dispose();
+const generator = createGenerator({ model: DEFAULT_MODEL, backend: 'wasm' });
+const phases = new Set();
+const result = await generator.generate({ steps: 2, seed: 1 }, { onProgress: (p) => phases.add(p.phase) });
+generator.dispose();
 const models = new URL('./node_modules/medsynth/models', import.meta.url).pathname;
 const app = new Hono().route('/medsynth', createApp({ storage: folderStorage(models), sampler: localSampler(models) }));
 const res = await app.request('/medsynth/v1/models/default/samples', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"steps":2}' });
 writeFileSync('server.png', new Uint8Array(await res.arrayBuffer()));
-console.log(JSON.stringify({ status: res.status, type: res.headers.get('content-type') }));
+console.log(JSON.stringify({ status: res.status, type: res.headers.get('content-type'), phases: [...phases], same: result.images[0].data.every((v, i) => v === images[0].data[i]) }));
 `,
     );
     const out = JSON.parse((await run(process.execPath, ['api.mjs'])).trim().split('\n').at(-1)!);
-    expect(out).toEqual({ status: 200, type: 'image/png' });
+    expect(out).toEqual({ status: 200, type: 'image/png', phases: ['backend', 'download', 'steps'], same: true });
     for (const f of ['api.png', 'server.png']) expect([decode(readFileSync(join(dir, f))).width, decode(readFileSync(join(dir, f))).height], f).toEqual([64, 64]);
   });
 
