@@ -32,9 +32,9 @@ export interface NoiseSchedule {
   grid(steps: number, spacing?: GridSpacing): TimePoint[];
 }
 
-/** Numerically stable sigmoid for scalars. */
+/** Sigmoid for float64 scalars: exp(-x) may overflow to Infinity, giving exactly 0, never NaN. */
 export function sigmoid(x: number): number {
-  return x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x));
+  return 1 / (1 + Math.exp(-x));
 }
 
 /** alpha_t = sqrt(sigmoid(-gamma)). */

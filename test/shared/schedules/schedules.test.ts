@@ -7,6 +7,7 @@ import {
   learnedGammaTensor,
   logSnrAt,
   sigmaAt,
+  sigmoid,
   type DiscreteSchedule,
   type NoiseSchedule,
 } from '../../../shared/schedules/index.ts';
@@ -113,6 +114,19 @@ describe('VDM schedules', () => {
     const s = createSchedule({ kind: 'vdm-learned', features: 64 }, params);
     expectMonotoneGamma(s);
     expectVariancePreserving(s);
+    // With weights this large every term of the network matters: the float64 JS form (sampling)
+    // and the float32 tensor form (training) agree to float32 rounding of gamma (|gamma| up to ~1e3).
+    const tt = tf.tensor1d([0, 0.13, 0.5, 0.77, 1]);
+    const gt = learnedGammaTensor(params, tt);
+    Array.from(gt.dataSync()).forEach((v, i) => expect(Math.abs(v - s.gamma([0, 0.13, 0.5, 0.77, 1][i]))).toBeLessThan(1e-5 * Math.max(1, Math.abs(v))));
+    tf.dispose([tt, gt, ...params.values()]);
+  });
+
+  it('learned: refuses l2/l3 weights of different sizes, naming them', () => {
+    const params = initLearnedGamma(0, -13.3, 5, 8);
+    params.get('gamma.l3.w')!.dispose();
+    params.set('gamma.l3.w', tf.zeros([4, 1]));
+    expect(() => createSchedule({ kind: 'vdm-learned', features: 8 }, params)).toThrow('learned gamma schedule: l2/l3 sizes disagree (8, 8, 4)');
     tf.dispose([...params.values()]);
   });
 });
@@ -123,5 +137,48 @@ describe('schedule config', () => {
     expect(() => createSchedule({ kind: 'linear', T: 0 })).toThrow(/schedule\.T/);
     expect(() => createSchedule({ kind: 'vdm-fixed-linear', gammaMin: 5, gammaMax: -1 })).toThrow(/gammaMax/);
     expect(() => createSchedule({ kind: 'vdm-learned' })).toThrow(/gamma\.\* parameters/);
+  });
+
+  it('takes each bound at its edge and refuses one past it', () => {
+    expect(() => createSchedule({ kind: 'linear', T: 10, betaStart: 0.01, betaEnd: 0.001 })).toThrow('schedule.betaEnd: must be >= betaStart');
+    expect((createSchedule({ kind: 'linear', T: 10, betaStart: 0.01, betaEnd: 0.01 }) as DiscreteSchedule).betas.every((b) => b === 0.01)).toBe(true);
+    expect(() => createSchedule({ kind: 'vdm-fixed-linear', gammaMin: 2, gammaMax: 2 })).toThrow('schedule.gammaMax: must be greater than gammaMin');
+    expect(createSchedule({ kind: 'cosine', T: 10, s: 1 }).kind).toBe('cosine');
+    expect(() => createSchedule({ kind: 'cosine', T: 10, s: 1.01 })).toThrow(/schedule\.s/);
+    expect(() => createSchedule({ kind: 'cosine', T: 10, s: -0.01 })).toThrow(/schedule\.s/);
+  });
+
+  it("names each schedule's kind", () => {
+    expect(createSchedule({ kind: 'linear', T: 10 }).kind).toBe('linear');
+    expect(createSchedule({ kind: 'cosine', T: 10 }).kind).toBe('cosine');
+    expect(createSchedule({ kind: 'vdm-fixed-linear' }).kind).toBe('vdm-fixed-linear');
+    const params = initLearnedGamma(0, -13.3, 5, 8);
+    expect(createSchedule({ kind: 'vdm-learned', features: 8 }, params).kind).toBe('vdm-learned');
+    tf.dispose([...params.values()]);
+  });
+});
+
+describe('schedule helpers', () => {
+  it('sigmoid is exact at 0 and finite far out on both sides', () => {
+    expect(sigmoid(0)).toBe(0.5);
+    expect(sigmoid(800)).toBe(1);
+    expect(sigmoid(-800)).toBe(0); // e^800 overflows to Infinity: 1 / Infinity, not NaN
+    expect(sigmoid(-30)).toBeCloseTo(Math.exp(-30), 25);
+    expect(sigmoid(30)).toBeCloseTo(1 - Math.exp(-30), 15);
+  });
+
+  it('grids take 1 to T steps and refuse 0, fractions and T + 1, naming steps', () => {
+    const s = createSchedule({ kind: 'cosine', T: 20 });
+    expect(s.grid(1)).toHaveLength(2);
+    expect(s.grid(20)).toHaveLength(21);
+    for (const bad of [0, 1.5, 21]) expect(() => s.grid(bad)).toThrow(`steps: must be an integer in [1, 20], got ${bad}`);
+  });
+
+  it('linear betas: T = 1 is betaStart alone; the ends are betaStart and betaEnd', () => {
+    expect(Array.from((createSchedule({ kind: 'linear', T: 1, betaStart: 0.003, betaEnd: 0.02 }) as DiscreteSchedule).betas)).toEqual([0.003]);
+    const b = (createSchedule({ kind: 'linear', T: 5, betaStart: 0.001, betaEnd: 0.005 }) as DiscreteSchedule).betas;
+    expect(b).toHaveLength(5);
+    expect([b[0], b[4]]).toEqual([0.001, 0.005]);
+    expect(b[2]).toBeCloseTo(0.003, 15);
   });
 });
