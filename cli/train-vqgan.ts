@@ -14,7 +14,6 @@ import { applyOverrides, deepMerge, trainSettings, trainSpec } from '../trainer/
 import { runCheckpoint } from '../trainer/run.ts';
 import { splitVqganTrain, runVqganTraining } from '../trainer/vqgan/run.ts';
 import { VqganTrainer } from '../trainer/vqgan/trainer.ts';
-import type { TrainSummary } from './train.ts';
 
 export interface VqganCommandOptions {
   /** Continue the run in `out` (its run.json is `record`); `sets` are its train.* overrides. */
@@ -23,6 +22,14 @@ export interface VqganCommandOptions {
   onBadFile: OnBadFile;
   quiet?: boolean;
   log: (line: string) => void;
+}
+
+/** What `train --json` prints once a run, of either kind, reaches its last step. */
+export interface TrainSummary {
+  run: string;
+  kind: string;
+  name: string;
+  steps: number;
 }
 
 export async function trainVqgan(record: RunRecord, out: string, opts: VqganCommandOptions): Promise<TrainSummary> {

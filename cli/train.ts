@@ -24,7 +24,7 @@ import { getPreset, LATENT_STAGE, VQGAN_STAGE } from '../trainer/presets.ts';
 import { applyOverrides, loadRunConfig, trainSettings, trainSpec } from '../trainer/run-config.ts';
 import { RUN_FILES, runCheckpoint, runTraining } from '../trainer/run.ts';
 import { Trainer } from '../trainer/trainer.ts';
-import { trainVqgan } from './train-vqgan.ts';
+import { trainVqgan, type TrainSummary } from './train-vqgan.ts';
 
 /** Reads the latents folder a latent DDPM run trains on; with `expected`, it must be that exact folder (by hash). */
 async function latentsFor(path: string, expected?: string): Promise<Latents> {
@@ -33,14 +33,6 @@ async function latentsFor(path: string, expected?: string): Promise<Latents> {
     throw new ConfigError('--latents', `${latents.location} is not the latents folder this run trained on (manifest sha256 ${latents.hash.slice(0, 12)}, expected ${expected.slice(0, 12)})`);
   }
   return latents;
-}
-
-/** What `train --json` prints once a run reaches its last step. */
-export interface TrainSummary {
-  run: string;
-  kind: string;
-  name: string;
-  steps: number;
 }
 
 export async function train(args: string[], log: (s: string) => void): Promise<TrainSummary> {
