@@ -20,6 +20,7 @@ export function deadline(client: AbortSignal, timeoutMs: number): Deadline {
   }, timeoutMs);
   const onClientGone = () => ctrl.abort(new DOMException('the client disconnected', 'AbortError'));
   if (client.aborted) onClientGone();
+  // Stryker disable next-line ObjectLiteral,BooleanLiteral: a signal aborts once, so `once` only spares the removal dispose() does anyway.
   else client.addEventListener('abort', onClientGone, { once: true });
   return {
     signal: ctrl.signal,
