@@ -101,4 +101,31 @@ describe('planRequest', () => {
     expect(issues({ output: 'gif' }, model, { extra }).map((i) => i.path)).toEqual(['output']);
     expect(planRequest({}, model)).not.toHaveProperty('output');
   });
+
+  it('reports one problem per bad field: a refused value is not checked again against the model', () => {
+    expect(issues({ steps: 0 })).toHaveLength(1);
+    expect(issues({ steps: 'many' })).toHaveLength(1);
+    expect(issues({ sampler: 'euler' }, { ...model, sampler: { name: 'heun', steps: 10 } })).toHaveLength(1);
+    // A refused guidance does not fall back to the default and then complain that the default needs a label.
+    expect(issues({ guidance: 200 }, labelled)).toEqual([expect.objectContaining({ path: 'guidance', message: expect.not.stringMatching(/needs a label/) })]);
+  });
+
+  it("accepts a model default exactly at the caller's step limit", () => {
+    expect(planRequest({}, { ...model, sampler: { name: 'ddim', steps: 50 } }, { limits }).steps).toBe(50);
+  });
+
+  it('leaves out what was not asked for: no label key without a label, no extra field that was not given', () => {
+    expect(Object.keys(planRequest({}, model)).sort()).toEqual(['count', 'eta', 'guidance', 'sampler', 'seed', 'steps']);
+    const plan = planRequest({}, model, { extra: { note: z.string().optional() } });
+    expect('note' in plan).toBe(false);
+  });
+});
+
+describe('RequestError', () => {
+  it('is a ConfigError on its first field, its message every problem, and names itself', () => {
+    const e = new RequestError([{ path: 'count', message: 'too many' }, { path: 'eta', message: 'too big' }]);
+    expect([e.name, e.field, e.message]).toEqual(['RequestError', 'count', 'count: too many; eta: too big']);
+    const empty = new RequestError([]);
+    expect([empty.field, empty.message]).toEqual(['(body)', '(body): invalid request']);
+  });
 });
