@@ -8,9 +8,9 @@
 import { generate, type GenerateOptions } from '../generate.ts';
 import { loadModel, type LoadedModel } from '../load.ts';
 import { selectBackend, type BackendName } from '../backend.ts';
-import type { GeneratedImage } from '../encode/types.ts';
 import { cachedSource, type CachedSource } from '../browser/shard-cache.ts';
 import { clearCache, isCached } from '../browser/cache-store.ts';
+import type { BrowserGenerateResult } from '../browser/protocol.ts';
 import { defaultCacheDir, diskCache } from './disk-cache.ts';
 
 export interface NodeGeneratorOptions {
@@ -27,16 +27,8 @@ export type NodeProgress =
   | { phase: 'download'; file: string; loaded: number; total: number; cached: boolean }
   | { phase: 'steps'; step: number; totalSteps: number };
 
-export interface NodeGenerateResult {
-  images: GeneratedImage[];
-  backend: { name: string; skipped: string[] };
-  sampler: string;
-  steps: number;
-  seed: number;
-  timings: { loadMs: number; generateMs: number };
-  /** Shards read from the disk cache, and fetched from the network, for this call (folders: 0 and 0). */
-  shards: { cached: number; fetched: number };
-}
+/** The browser's result (BrowserGenerateResult), with Node's backend names; shards: from the disk cache, from the network (folders: 0 and 0). */
+export type NodeGenerateResult = Omit<BrowserGenerateResult, 'backend'> & { backend: { name: string; skipped: string[] } };
 
 export interface NodeGenerator {
   readonly model: string;

@@ -56,3 +56,29 @@ export async function ensureBundle(): Promise<void> {
   await buildBrowser({ ifStale: true });
   await mkdir(ARTIFACTS, { recursive: true });
 }
+
+/**
+ * Opens `url`'s demo page in a fresh Chromium, asks its <medsynth-generator>
+ * for `steps` steps and waits for the result: resolves to the backend that
+ * generated, rejects with the element's error. Whether the page was cross-origin
+ * isolated comes back too (SharedArrayBuffer, wasm threads).
+ */
+export async function generateOnDemoPage(url: string, steps: number): Promise<{ backend: string; isolated: boolean }> {
+  const browser = await launchChromium();
+  try {
+    const page = await browser.context.newPage();
+    await page.goto(url);
+    const isolated = (await page.evaluate('crossOriginIsolated')) as boolean;
+    const el = page.locator('medsynth-generator');
+    await el.evaluate((node, n) => node.setAttribute('steps', String(n)), steps);
+    const done = page.evaluate(`new Promise((resolve, reject) => {
+      const el = document.querySelector('medsynth-generator');
+      el.addEventListener('medsynth-result', (e) => resolve(e.detail.backend.name), { once: true });
+      el.addEventListener('medsynth-error', (e) => reject(new Error(e.detail.message)), { once: true });
+    })`) as Promise<string>;
+    await el.getByRole('button', { name: 'Generate' }).click();
+    return { backend: await done, isolated };
+  } finally {
+    await browser.close();
+  }
+}

@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { decode } from 'fast-png';
 import { publint } from 'publint';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium, NO_CHROMIUM } from '../browser/chromium.ts';
+import { generateOnDemoPage, NO_CHROMIUM } from '../browser/chromium.ts';
 import { ROOT } from '../helpers/cli-process.ts';
 
 const require = createRequire(import.meta.url);
@@ -110,22 +110,7 @@ console.log(JSON.stringify({ status: res.status, type: res.headers.get('content-
       });
       const served = Buffer.from(await (await fetch(`${url}/browser/medsynth.js`)).arrayBuffer());
       expect(served.equals(readFileSync(join(dir, 'node_modules', 'medsynth', 'dist', 'web', 'browser', 'medsynth.js')))).toBe(true);
-      const browser = await launchChromium();
-      try {
-        const page = await browser.context.newPage();
-        await page.goto(`${url}/`);
-        const el = page.locator('medsynth-generator');
-        await el.evaluate((node) => node.setAttribute('steps', '2'));
-        const done = page.evaluate(`new Promise((resolve, reject) => {
-          const el = document.querySelector('medsynth-generator');
-          el.addEventListener('medsynth-result', (e) => resolve(e.detail.backend.name), { once: true });
-          el.addEventListener('medsynth-error', (e) => reject(new Error(e.detail.message)), { once: true });
-        })`);
-        await el.getByRole('button', { name: 'Generate' }).click();
-        expect(await done).toBe('wasm');
-      } finally {
-        await browser.close();
-      }
+      expect(await generateOnDemoPage(`${url}/`, 2)).toEqual({ backend: 'wasm', isolated: true });
     } finally {
       server.kill('SIGTERM');
       await exited;

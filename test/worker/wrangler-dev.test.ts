@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildBrowser } from '../../scripts/build-browser.ts';
 import { PROJECT_ROOT, runWrangler, WRANGLER_ENV, wranglerBin } from '../../worker/bundle.ts';
-import { launchChromium, NO_CHROMIUM } from '../browser/chromium.ts';
+import { generateOnDemoPage, NO_CHROMIUM } from '../browser/chromium.ts';
 import { tinyCheckpointFiles } from './fixtures.ts';
 
 const READY_TIMEOUT_MS = 60_000;
@@ -118,24 +118,8 @@ describe('wrangler dev', () => {
   });
 
   it.skipIf(NO_CHROMIUM)('generates on the demo page in Chromium: cross-origin isolated, the bundle from [assets], the model from R2', async () => {
-    const browser = await launchChromium();
-    try {
-      const page = await browser.context.newPage();
-      await page.goto(`${base}/`);
-      expect(await page.evaluate('crossOriginIsolated')).toBe(true);
-      const el = page.locator('medsynth-generator');
-      await el.evaluate((node) => node.setAttribute('steps', '2'));
-      const done = page.evaluate(`new Promise((resolve, reject) => {
-        const el = document.querySelector('medsynth-generator');
-        el.addEventListener('medsynth-result', (e) => resolve(e.detail.backend.name), { once: true });
-        el.addEventListener('medsynth-error', (e) => reject(new Error(e.detail.message)), { once: true });
-      })`);
-      await el.getByRole('button', { name: 'Generate' }).click();
-      expect(await done).toBe('wasm'); // WebGPU here is SwiftShader, which the automatic order skips
-      expect(await el.locator('#status').textContent()).toMatch(/^Done: seed \d+, 2 \w+ steps/);
-    } finally {
-      await browser.close();
-    }
+    // WebGPU here is SwiftShader, which the automatic order skips.
+    expect(await generateOnDemoPage(`${base}/`, 2)).toEqual({ backend: 'wasm', isolated: true });
   });
 
   it('answers JSON errors: 404 for a missing object, 501 for sampling without a GPU origin', async () => {
