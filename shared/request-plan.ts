@@ -98,6 +98,7 @@ export function planRequest<E extends z.ZodRawShape = Record<never, never>>(
   const settings = manifest.sampler;
   const steps = (value.steps as number | undefined) ?? settings.steps;
   if (!bad('steps')) {
+    // Stryker disable next-line ConditionalExpression: an asked-for steps over the limit was refused by its schema above.
     if (value.steps === undefined && steps > limits.maxSteps) {
       issues.push({ path: 'steps', message: `the model's default of ${steps} steps is over the limit of ${limits.maxSteps}; ask for fewer` });
     }

@@ -108,6 +108,11 @@ describe('planRequest', () => {
     expect(issues({ sampler: 'euler' }, { ...model, sampler: { name: 'heun', steps: 10 } })).toHaveLength(1);
     // A refused guidance does not fall back to the default and then complain that the default needs a label.
     expect(issues({ guidance: 200 }, labelled)).toEqual([expect.objectContaining({ path: 'guidance', message: expect.not.stringMatching(/needs a label/) })]);
+    // Nor a refused steps (the default over the limit) or label (the default guidance then lacking one).
+    expect(issues({ steps: 0 }, { ...model, sampler: { name: 'ddim', steps: 60 } }, { limits }).map((i) => i.path)).toEqual(['steps']);
+    expect(issues({ label: -1 }, labelled).map((i) => i.path)).toEqual(['label']);
+    // One field's problem does not hide another's that the model causes.
+    expect(issues({ count: 0 }, { ...model, sampler: { name: 'heun', steps: 10 } }).map((i) => i.path)).toEqual(['count', 'sampler']);
   });
 
   it("accepts a model default exactly at the caller's step limit", () => {
