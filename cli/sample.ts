@@ -58,11 +58,10 @@ export async function sample(args: string[], log: (s: string) => void): Promise<
   const toStdout = out === '-';
   if (toStdout && values.json) throw new ConfigError('--json', 'cannot share stdout with --out -: write the image to a file');
   // The format from --format, else from the file name (stdout has none: PNG).
-  const format = values.format ?? (toStdout ? 'png' : asBadInput(`--out ${out}: `, () => outputFormat(out)));
+  const named = toStdout ? undefined : asBadInput(`--out ${out}: `, () => outputFormat(out));
+  const format = values.format ?? named ?? 'png';
   if (!['png', 'nii', 'nii.gz'].includes(format)) throw new ConfigError('--format', `expected png, nii or nii.gz, got "${format}"`);
-  if (values.format !== undefined && !toStdout && asBadInput(`--out ${out}: `, () => outputFormat(out)) !== format) {
-    throw new ConfigError('--format', `${format} disagrees with the file name ${out}`);
-  }
+  if (named !== undefined && named !== format) throw new ConfigError('--format', `${format} disagrees with the file name ${out}`);
   if (!toStdout) await checkOutputFile(out);
   const backendName = values.backend === undefined ? undefined : asBadInput('', () => parseBackendName(values.backend!));
   const quiet = values.quiet ?? false;
