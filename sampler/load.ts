@@ -23,10 +23,15 @@ export interface LoadedModel {
   dispose(): void;
 }
 
+/** Whether a model string names an http(s) URL prefix rather than a folder. */
+export function isUrl(model: string): boolean {
+  return /^https?:\/\//i.test(model);
+}
+
 /** A folder path or http(s) URL becomes a source; anything else passes through. */
 export async function resolveSource(source: string | CheckpointSource): Promise<CheckpointSource> {
   if (typeof source !== 'string') return source;
-  if (/^https?:\/\//i.test(source)) return urlSource(source);
+  if (isUrl(source)) return urlSource(source);
   // Imported lazily so browser bundles never pull in node:fs.
   const { folderSource } = await import('./node/folder-source.ts');
   return folderSource(source);

@@ -6,7 +6,7 @@
 // cache, so an unchanged model is never downloaded twice; folders are read
 // in place.
 import { generate, type GenerateOptions } from '../generate.ts';
-import { loadModel, type LoadedModel } from '../load.ts';
+import { isUrl, loadModel, type LoadedModel } from '../load.ts';
 import { selectBackend, type BackendName } from '../backend.ts';
 import { cachedSource, type CachedSource } from '../browser/shard-cache.ts';
 import { clearCache, isCached } from '../browser/cache-store.ts';
@@ -40,8 +40,6 @@ export interface NodeGenerator {
   /** Frees the loaded model; the generator can load it again. */
   dispose(): void;
 }
-
-const isUrl = (model: string) => /^https?:\/\//i.test(model);
 
 export function createGenerator(opts: NodeGeneratorOptions): NodeGenerator {
   const caches = diskCache(opts.cacheDir ?? defaultCacheDir());
