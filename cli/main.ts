@@ -19,7 +19,8 @@ const USAGE = `usage:
                   [--workers N]  (threads for several images; default one per core)
   medsynth inspect <dir|url> [--json]
   medsynth serve [--models <dir>] [--port N] [--host H] [--backend ${BACKEND_NAMES.join('|')}] [--workers N]
-                  HTTP API and demo page (API key from MEDSYNTH_API_KEY, if set)
+                  [--max-steps N] [--max-count N] [--rate-requests N] [--timeout-ms N] ... (README "Server settings")
+                  HTTP API and demo page; limits also from MEDSYNTH_* variables, the API key only from MEDSYNTH_API_KEY
   medsynth publish <dir> --bucket <name> [--prefix <model id>] [--local] [--persist-to <dir>]
                   uploads a verified checkpoint to R2 (R2_ACCOUNT_ID, R2_ACCESS_KEY_ID, R2_SECRET_ACCESS_KEY)
   medsynth train --config <preset|file.json> --data <[label=]path>... --out <run dir> [--json]

@@ -1,14 +1,16 @@
 // `medsynth serve`: the Node entry from the command line. Serves a models
 // folder (default: the project's models/, holding the embedded default
 // model), prints the URL, and shuts down cleanly on SIGINT / SIGTERM.
-// The API key comes from MEDSYNTH_API_KEY, never argv (visible to `ps`).
-//   medsynth serve [--models <dir>] [--port N (default $PORT, else 8787)] [--host H] [--backend tensorflow|wasm|cpu] [--workers N]
+// Limits come from flags and MEDSYNTH_* variables (worker/settings.ts); the
+// API key only from MEDSYNTH_API_KEY, never argv (visible to `ps`).
+//   medsynth serve [--models <dir>] [--port N (default $PORT, else 8787)] [--host H] [--backend tensorflow|wasm|cpu] [--workers N] [--max-steps N ...]
 // Sampling runs on a pool of worker threads, one per core by default.
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { parseBackendName } from '../sampler/backend.ts';
 import { BadInputError } from '../shared/errors.ts';
 import { startServer, type RunningServer } from '../worker/node.ts';
+import { serverConfigFrom, SETTING_FLAGS } from '../worker/settings.ts';
 import { packagePath } from '../sampler/node/package-files.ts';
 
 const DEFAULT_MODELS_DIR = packagePath('models');
@@ -16,8 +18,9 @@ const DEFAULT_MODELS_DIR = packagePath('models');
 export async function serve(args: string[], log: (s: string) => void, env = process.env): Promise<RunningServer> {
   const { values } = parseArgs({
     args,
-    options: { models: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' }, backend: { type: 'string' }, workers: { type: 'string' } },
+    options: { models: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' }, backend: { type: 'string' }, workers: { type: 'string' }, ...SETTING_FLAGS },
   });
+  const config = serverConfigFrom({ flags: values, env });
   if (values.workers !== undefined && !/^([1-9]\d?)$/.test(values.workers)) throw new BadInputError(`--workers must be an integer in [1, 99], got "${values.workers}"`);
   const workers = values.workers === undefined ? availableParallelism() : Number(values.workers);
   // --port, else $PORT (what hosting platforms set), else 8787.
@@ -29,7 +32,7 @@ export async function serve(args: string[], log: (s: string) => void, env = proc
   const backend = values.backend === undefined ? undefined : parseBackendName(values.backend);
   const modelsDir = values.models ?? DEFAULT_MODELS_DIR;
 
-  const server = await startServer({ modelsDir, port, host: values.host, backend, workers, apiKey: env.MEDSYNTH_API_KEY || undefined });
+  const server = await startServer({ modelsDir, port, host: values.host, backend, workers, config });
   const skipped = server.backend.skipped.length ? ` (skipped ${server.backend.skipped.join('; ')})` : '';
   log(`backend: ${server.backend.name}${skipped}`);
   log(`serving ${modelsDir} at ${server.url} (sampling on ${workers} thread${workers > 1 ? 's' : ''})`);

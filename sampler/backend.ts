@@ -57,11 +57,24 @@ export function parseBackendName(value: string): BackendName {
   return value as BackendName;
 }
 
+/** The last selection, for ensureBackend. */
+let selected: Promise<BackendChoice> | undefined;
+
 /**
  * Activates `force` if given (failing loudly if it cannot), otherwise the
  * first backend in Node's preference order that initialises.
  */
 export function selectBackend(force?: BackendName): Promise<BackendChoice> {
   tf.enableProdMode(); // for library users too: no debug checks, and no "running in Node.js" banner
-  return selectEngine(BACKEND_NAMES, NODE_CANDIDATES, { force, what: 'tfjs backend' });
+  selected = selectEngine(BACKEND_NAMES, NODE_CANDIDATES, { force, what: 'tfjs backend' });
+  return selected;
+}
+
+/**
+ * The backend selected so far, else `selectBackend(force)` now: for entries a
+ * library user may call without selecting one (tfjs would otherwise run on its
+ * plain-JS cpu kernels, about 30x slower than wasm here).
+ */
+export function ensureBackend(force?: BackendName): Promise<BackendChoice> {
+  return selected ?? selectBackend(force);
 }

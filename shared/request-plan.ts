@@ -45,15 +45,16 @@ export interface RequestPlan {
 /** The manifest fields a plan reads. */
 export type PlanManifest = Pick<Manifest, 'name' | 'labels' | 'sampler' | 'schedule'>;
 
-function fieldSchemas(limits: RequestLimits) {
+/** The request fields under `limits`, each validated on its own (also the server's OpenAPI body schema). */
+export function requestFieldSchemas(limits: RequestLimits) {
   return {
-    count: z.number().int().min(1).max(limits.maxCount),
-    steps: z.number().int().min(1).max(limits.maxSteps),
-    sampler: z.enum(SAMPLER_NAMES),
-    eta: z.number().min(0).max(1),
-    seed: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
-    guidance: z.number().min(0).max(100),
-    label: z.union([z.string().min(1).max(200), z.number().int().min(0)]),
+    count: z.number().int().min(1).max(limits.maxCount).describe('images to generate (default 1)'),
+    steps: z.number().int().min(1).max(limits.maxSteps).describe("sampler steps (default: the model's)"),
+    sampler: z.enum(SAMPLER_NAMES).describe("the sampler (default: the model's)"),
+    eta: z.number().min(0).max(1).describe('DDIM stochasticity: 0 deterministic, 1 DDPM-like'),
+    seed: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).describe('the seed; the same seed gives the same images'),
+    guidance: z.number().min(0).max(100).describe('classifier-free guidance weight (1 = none); needs a label'),
+    label: z.union([z.string().min(1).max(200), z.number().int().min(0)]).describe("the class, by name or index (the model's labels)"),
   };
 }
 
@@ -79,7 +80,7 @@ export function planRequest<E extends z.ZodRawShape = Record<never, never>>(
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new RequestError([{ path: '(body)', message: 'expected an object of sampling options' }]);
   }
-  const fields: Record<string, z.ZodType> = { ...fieldSchemas(limits), ...(opts.extra ?? {}) };
+  const fields: Record<string, z.ZodType> = { ...requestFieldSchemas(limits), ...(opts.extra ?? {}) };
   const given = raw as Record<string, unknown>;
   const value: Record<string, unknown> = {};
   for (const key of Object.keys(given)) {

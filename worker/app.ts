@@ -3,6 +3,7 @@
 // Workers (R2, a proxy to a GPU origin). No runtime imports here.
 import { Hono, type Context } from 'hono';
 import { cors } from 'hono/cors';
+import { etag } from 'hono/etag';
 import { secureHeaders } from 'hono/secure-headers';
 import { parseServerConfig, type ServerConfigInput } from './config.ts';
 import { notFound, onError } from './errors.ts';
@@ -11,6 +12,7 @@ import { ManifestCache } from './manifests.ts';
 import { assetRoute, type AssetStore } from './demo/assets.ts';
 import { demoPage } from './demo/page.ts';
 import { fileRoute } from './routes/files.ts';
+import { openApiDocument } from './openapi.ts';
 import { listRoute } from './routes/models.ts';
 import { sampleRoutes } from './routes/samples.ts';
 import type { SampleService } from './sample-service.ts';
@@ -53,12 +55,19 @@ export function createApp(deps: AppDeps): Hono {
   });
   app.use('/v1/*', corsHeaders);
   app.use('/browser/*', corsHeaders);
+  app.use('/openapi.json', corsHeaders);
 
   app.get('/', (c) => c.html(demoPage(new URL(c.req.url).origin)));
   app.get('/browser/:file', assetRoute(deps.assets));
   app.get('/healthz', (c) =>
     c.json({ ok: true, sampling: deps.sampler !== undefined, active: queue.active, queued: queue.queued }, 200, { 'Cache-Control': 'no-store' }),
   );
+  const openApi = openApiDocument(config);
+  app.get('/openapi.json', (c) => c.json(openApi, 200, { 'Cache-Control': 'no-cache' }));
+  // The listing and this document get Hono's body-hash ETag; the checkpoint files carry their storage's
+  // own strong ETag and answer ranges (routes/files.ts), which hashing each body would not serve.
+  app.use('/v1/models', etag());
+  app.use('/openapi.json', etag());
   app.get('/v1/models', listRoute(deps.storage, manifests));
   app.route('/v1/models', sampleRoutes({ sampler: deps.sampler, manifests, config, queue, clientKey: deps.clientKey }));
   app.get('/v1/models/:id/:file', fileRoute(deps.storage));

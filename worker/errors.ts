@@ -38,6 +38,8 @@ export function describeFailure(err: unknown): { status: ContentfulStatusCode; b
 
 /** Hono's onError handler. */
 export function onError(err: unknown, c: Context): Response {
+  // A Hono middleware's own answer (bearer-auth's, already in our JSON shape, with its challenge header).
+  if (err instanceof HTTPException && err.res) return err.getResponse();
   const { status, body, headers } = describeFailure(err);
   return c.json(body, status, headers);
 }

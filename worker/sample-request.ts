@@ -9,7 +9,8 @@ import type { ServerConfig } from './config.ts';
 import { HttpError } from './errors.ts';
 import { OUTPUTS, type SampleJob } from './sample-service.ts';
 
-const SERVER_FIELDS = { output: z.enum(OUTPUTS).default('png') };
+/** The server's own request fields, beside the request plan's. */
+export const SERVER_FIELDS = { output: z.enum(OUTPUTS).default('png') };
 
 function randomSeed(): number {
   return crypto.getRandomValues(new Uint32Array(1))[0];

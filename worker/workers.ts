@@ -1,11 +1,14 @@
 // The Cloudflare Workers entry: the app over the R2 binding, with
 // server-side sampling proxied to GPU_ORIGIN when set (501 JSON otherwise).
-// Only wiring lives here; wrangler.toml declares the bindings.
+// Only wiring lives here; wrangler.toml declares the bindings, and its vars
+// and secrets set the limits under the names `medsynth serve` reads
+// (worker/settings.ts: MEDSYNTH_MAX_STEPS, secret MEDSYNTH_API_KEY, ...).
 import type { ExecutionContext, Hono } from 'hono';
 import { createApp } from './app.ts';
 import { errorBody } from './errors.ts';
 import { gpuProxy } from './gpu-proxy.ts';
 import { r2Storage, type R2BucketLike } from './r2-storage.ts';
+import { serverConfigFrom } from './settings.ts';
 
 export interface Env {
   MODELS: R2BucketLike;
@@ -13,9 +16,8 @@ export interface Env {
   GPU_ORIGIN?: string;
   /** Secret: the GPU origin's API key. */
   GPU_API_KEY?: string;
-  /** Secret: the key clients must send to sample here. */
-  API_KEY?: string;
-  CORS_ORIGIN?: string;
+  /** The server settings (worker/settings.ts), e.g. MEDSYNTH_MAX_STEPS; secret MEDSYNTH_API_KEY. */
+  [setting: `MEDSYNTH_${string}`]: string | number | undefined;
 }
 
 /** Built on the first request (bindings arrive with it) and kept for the isolate's life, rate-limit state included. */
@@ -25,10 +27,7 @@ function build(env: Env): Hono {
   return createApp({
     storage: r2Storage(env.MODELS),
     sampler: env.GPU_ORIGIN ? gpuProxy(env.GPU_ORIGIN, { apiKey: env.GPU_API_KEY || undefined }) : undefined,
-    config: {
-      ...(env.API_KEY ? { apiKey: env.API_KEY } : {}),
-      ...(env.CORS_ORIGIN ? { corsOrigin: env.CORS_ORIGIN } : {}),
-    },
+    config: serverConfigFrom({ env: env as unknown as Record<string, unknown> }),
     clientKey: (c) => c.req.header('cf-connecting-ip'),
   });
 }
@@ -38,7 +37,7 @@ export default {
     try {
       app ??= build(env);
     } catch (e) {
-      // Bad vars or secrets (a short API_KEY, a malformed GPU_ORIGIN): details go to the log, not to clients.
+      // Bad vars or secrets (a short MEDSYNTH_API_KEY, a malformed GPU_ORIGIN): details go to the log, not to clients.
       console.error(e);
       return Response.json(errorBody("this server is misconfigured; see the Worker's logs"), { status: 500 });
     }

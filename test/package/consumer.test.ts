@@ -22,6 +22,9 @@ const dir = mkdtempSync(join(tmpdir(), 'medsynth-consumer-'));
 let tarball: string;
 const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
 
+// A consumer's strict TypeScript settings. skipLibCheck: tfjs's own .d.ts files do not pass a strict check of library files.
+const STRICT = { compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', lib: ['ES2022', 'DOM'], strict: true, skipLibCheck: true, noEmit: true, types: ['node'] } };
+
 function run(cmd: string, args: string[], cwd = dir): Promise<string> {
   return new Promise((resolve, reject) =>
     execFile(cmd, args, { cwd, maxBuffer: 64 << 20, env: { ...process.env, npm_config_loglevel: 'error' } }, (e, out, err) =>
@@ -64,6 +67,25 @@ describe('the installed package', () => {
     await run(bin, ['sample', '--out', 'cli.png', '--steps', '2', '--count', '2', '--quiet']);
     const png = decode(readFileSync(join(dir, 'cli.png')));
     expect(png.width).toBeGreaterThanOrEqual(128); // a montage of two 64x64 images
+  });
+
+  it("runs the README's Library snippets as written: type-checked strictly, then with node", async () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('\n## Library'), readme.indexOf('\n## What is inside'));
+    const snippets = [...section.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]);
+    expect(snippets.length).toBe(3); // loadModel/generate, createGenerator, the server in a Hono app
+    const files = snippets.map((code, i) => {
+      writeFileSync(join(dir, `readme-${i}.ts`), code);
+      writeFileSync(join(dir, `readme-${i}.mjs`), code); // the snippets are plain JS too: node runs them as written
+      return `readme-${i}.ts`;
+    });
+    writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ ...STRICT, files }));
+    await run(process.execPath, [TSC, '-p', '.']);
+    for (const [i] of snippets.entries()) await run(process.execPath, [`readme-${i}.mjs`]);
+    // A montage of two 64x64 images from the first, one image from the server.
+    expect(decode(readFileSync(join(dir, 'out.png'))).width).toBeGreaterThanOrEqual(128);
+    const served = decode(readFileSync(join(dir, 'server.png')));
+    expect([served.width, served.height]).toEqual([64, 64]);
   });
 
   it("runs the README's Node API and mounts the server entry in a fresh Hono app", async () => {
@@ -131,8 +153,7 @@ const options: BrowserGenerateOptions = { steps: 2 };
 console.log(png.length, app.routes.length, options, typeof createGenerator);
 `,
     );
-    // skipLibCheck: tfjs's own .d.ts files do not pass a strict check of library files.
-    const config = { compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', lib: ['ES2022', 'DOM'], strict: true, skipLibCheck: true, noEmit: true, types: ['node'] }, files: ['consumer.ts'] };
+    const config = { ...STRICT, files: ['consumer.ts'] };
     writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify(config));
     await run(process.execPath, [TSC, '-p', '.']);
     // And a wrong use is caught, so the types are really there.

@@ -33,6 +33,15 @@ describe('GET /v1/models', () => {
     expect(tiny.manifest).toBe('/v1/models/tiny/manifest.json');
     expect(list[0].error.message).toMatch(/^broken\/manifest\.json: invalid manifest/);
   });
+
+  it('revalidates: an ETag of the listing, 304 while it is unchanged', async () => {
+    const res = await app.request('/v1/models');
+    const etag = res.headers.get('etag')!;
+    expect(etag).toMatch(/^"[0-9a-f]{40}"$/); // hono/etag: SHA-1 of the body
+    const again = await app.request('/v1/models', { headers: { 'If-None-Match': etag } });
+    expect([again.status, await again.text()]).toEqual([304, '']);
+    expect((await app.request('/v1/models', { headers: { 'If-None-Match': '"other"' } })).status).toBe(200);
+  });
 });
 
 describe('GET /v1/models/:id/:file', () => {

@@ -151,13 +151,19 @@ describe('sampling: limits', () => {
     expect(none.status).toBe(401);
     expect(none.headers.get('www-authenticate')).toMatch(/^Bearer/);
     expect(((await none.json()) as ErrorJson).error.message).toMatch(/API key/);
-    expect((await post(app, 'tiny', {}, { headers: { Authorization: `Bearer ${apiKey}x` } })).status).toBe(401);
+    const wrong = await post(app, 'tiny', {}, { headers: { Authorization: `Bearer ${apiKey}x` } });
+    expect([wrong.status, ((await wrong.json()) as ErrorJson).error.message, wrong.headers.get('www-authenticate')]).toEqual([401, 'invalid API key', 'Bearer error="invalid_token"']);
+    // Not a bearer credential at all: 400 (RFC 6750 §3.1 invalid_request), still our JSON shape.
+    const basic = await post(app, 'tiny', {}, { headers: { Authorization: 'Basic dXNlcjpwYXNz' } });
+    expect([basic.status, ((await basic.json()) as ErrorJson).error.message]).toEqual([400, 'malformed Authorization header: expected "Bearer <key>"']);
+    expect(basic.headers.get('access-control-allow-origin')).toBe('*'); // CORS headers on the middleware's answer too
     expect((await post(app, 'tiny', {}, { headers: { Authorization: `Bearer ${apiKey}` } })).status).toBe(200);
     expect((await app.request('/v1/models/tiny/manifest.json')).status).toBe(200);
   });
 
-  it('rejects a short API key in the config', () => {
+  it('rejects a short API key, or one a bearer header cannot carry, in the config', () => {
     expect(() => makeApp({ config: { apiKey: 'short' } })).toThrow(/invalid server config at apiKey: must be at least 16 characters/);
+    expect(() => makeApp({ config: { apiKey: 'a key with spaces!' } })).toThrow(/invalid server config at apiKey: must be a bearer token/);
   });
 
   it('answers 413 over the body limit, with or without Content-Length', async () => {

@@ -283,6 +283,24 @@ describe('medsynth serve', () => {
     expect(out).toMatch(/SIGTERM: shutting down/);
   });
 
+  it('takes its limits from flags and MEDSYNTH_* variables, a flag over its variable, and names a bad one', async () => {
+    const key = 'k'.repeat(16);
+    const env = { MEDSYNTH_MAX_STEPS: '50', MEDSYNTH_RATE_REQUESTS: '1', MEDSYNTH_API_KEY: key };
+    const running = await serve(['--models', dir, '--port', '0', '--host', '127.0.0.1', '--backend', 'cpu', '--workers', '1', '--max-steps', '3'], () => {}, env);
+    const post = (body: string, headers: Record<string, string> = {}) =>
+      fetch(`${running.url}/v1/models/tiny/samples`, { method: 'POST', headers: { 'Content-Type': 'application/json', ...headers }, body });
+    try {
+      expect((await post('{"steps":2}')).status).toBe(401); // MEDSYNTH_API_KEY
+      const tooMany = await post('{"steps":4}', { Authorization: `Bearer ${key}` });
+      expect(((await tooMany.json()) as { error: { issues: unknown[] } }).error.issues).toEqual([{ path: 'steps', message: 'Too big: expected number to be <=3' }]);
+      expect((await post('{"steps":2}', { Authorization: `Bearer ${key}` })).status).toBe(429); // one request per window
+    } finally {
+      await running.close();
+    }
+    await expect(serve(['--models', dir], () => {}, { MEDSYNTH_MAX_QUEUED: 'many' })).rejects.toThrow(/^MEDSYNTH_MAX_QUEUED must be a non-negative integer, got "many"$/);
+    await expect(serve(['--models', dir, '--max-count', '17'], () => {})).rejects.toThrow(/^--max-count: Too big: expected number to be <=16$/);
+  });
+
   it('rejects a bad port as a usage error', async () => {
     await expect(serve(['--port', 'http'], () => {})).rejects.toThrow(/--port must be an integer/);
     await expect(serve([], () => {}, { PORT: 'http' })).rejects.toThrow(/^PORT must be an integer in \[0, 65535\], got "http"/);

@@ -68,11 +68,12 @@ beforeAll(async () => {
     host: '127.0.0.1',
     port: 0,
     workers: [
-      { ...worker, name: 'edge', bindings: { GPU_ORIGIN: gpu.url, GPU_API_KEY: GPU_KEY, API_KEY: EDGE_KEY } },
+      // A limit from a wrangler.toml var (a TOML number arrives as a number), under serve's name.
+      { ...worker, name: 'edge', bindings: { GPU_ORIGIN: gpu.url, GPU_API_KEY: GPU_KEY, MEDSYNTH_API_KEY: EDGE_KEY, MEDSYNTH_MAX_COUNT: 2 } },
       { ...worker, name: 'bare', bindings: { GPU_ORIGIN: '' } },
       // Port 9 (discard) on loopback: nothing listens, the connection is refused.
       { ...worker, name: 'dead', bindings: { GPU_ORIGIN: 'http://127.0.0.1:9' } },
-      { ...worker, name: 'misconfigured', bindings: { API_KEY: 'too-short' } },
+      { ...worker, name: 'misconfigured', bindings: { MEDSYNTH_API_KEY: 'too-short' } },
     ],
   });
   base = await mf.ready;
@@ -198,6 +199,11 @@ describe('sampling on Workers', () => {
     const bad = await post('/v1/models/tiny/samples', { steps: 101 }, auth);
     expect(bad.status).toBe(422);
     expect(((await bad.json()) as any).error.issues).toEqual([{ path: 'steps', message: 'must be an integer in [1, 100], got 101' }]);
+
+    // MEDSYNTH_MAX_COUNT = 2 refuses three images at the edge (the origin allows 16).
+    const many = await post('/v1/models/tiny/samples', { steps: 2, count: 3 }, auth);
+    expect(many.status).toBe(422);
+    expect(((await many.json()) as any).error.issues).toEqual([{ path: 'count', message: 'Too big: expected number to be <=2' }]);
   });
 
   it('cancels the generation on the GPU origin when the edge client disconnects', async () => {
@@ -211,7 +217,7 @@ describe('sampling on Workers', () => {
     const edge = new Miniflare({
       host: '127.0.0.1',
       port: 0,
-      workers: [{ modules, modulesRoot, scriptPath, ...(await wranglerCompat()), name: 'edge', r2Buckets: { MODELS: 'models' }, bindings: { GPU_ORIGIN: originUrl, GPU_API_KEY: GPU_KEY, API_KEY: EDGE_KEY } }],
+      workers: [{ modules, modulesRoot, scriptPath, ...(await wranglerCompat()), name: 'edge', r2Buckets: { MODELS: 'models' }, bindings: { GPU_ORIGIN: originUrl, GPU_API_KEY: GPU_KEY, MEDSYNTH_API_KEY: EDGE_KEY } }],
     });
     try {
       const edgeBase = await edge.ready;

@@ -1,5 +1,7 @@
 // One AbortSignal per sampling request that fires when the client goes away
 // or the request's time limit passes, and says which of the two it was.
+// Not hono/timeout: that answers 504 but leaves the generation running (and
+// its queue slot taken); this signal stops the sampler between steps.
 
 export interface Deadline {
   signal: AbortSignal;

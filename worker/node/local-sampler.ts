@@ -1,5 +1,6 @@
 // SampleService on this machine: checkpoints from the models folder, loaded
-// once and cached, generated with tfjs on the backend selected at start-up,
+// once and cached, generated with tfjs on the backend selected at start-up
+// (or, for a library user who selected none, the best one at first load),
 // encoded as asked. With `workers` > 1 each loaded model also gets a pool of
 // sampler threads (sampler/node/pool.ts, one wasm instance per core), so
 // generation uses every core and never blocks the server's event loop; the
@@ -10,7 +11,7 @@ import { join } from 'node:path';
 import { CheckpointError } from '../../shared/checkpoint/errors.ts';
 import { MANIFEST_FILE } from '../../shared/checkpoint/manifest.ts';
 import { generate, generationPlan, type GenerateOptions } from '../../sampler/generate.ts';
-import type { BackendName } from '../../sampler/backend.ts';
+import { ensureBackend, type BackendName } from '../../sampler/backend.ts';
 import { loadModel, type LoadedModel } from '../../sampler/load.ts';
 import { createSamplerPool, type SamplerPool } from '../../sampler/node/pool.ts';
 import { HttpError } from '../errors.ts';
@@ -34,6 +35,7 @@ interface Loaded {
 }
 
 async function loadWithPool(dir: string, workers: number, backend: BackendName | undefined): Promise<Loaded> {
+  await ensureBackend(backend); // a library user's mounted app may not have selected one
   const model = await loadModel(dir);
   try {
     const pool = workers > 1 ? await createSamplerPool(dir, { workers, backend }) : undefined;
@@ -52,7 +54,7 @@ export interface LocalSamplerOptions {
   maxLoadedModels?: number;
   /** Sampler threads per loaded model; 1 generates on the main thread. */
   workers?: number;
-  /** The backend the threads run (the main thread's is selected by the caller). */
+  /** The backend the threads run, and the main thread's when the caller has not selected one (default: the best). */
   backend?: BackendName;
 }
 
