@@ -82,3 +82,21 @@ export async function generateOnDemoPage(url: string, steps: number): Promise<{ 
     await browser.close();
   }
 }
+
+/**
+ * Runs `code` as a module of the page at `url` (served as a same-origin
+ * script, so the page's CSP allows it) and returns what the module exports as
+ * `exportName`, JSON-cloned.
+ */
+export async function runModuleOnPage(url: string, code: string, exportName: string): Promise<unknown> {
+  const browser = await launchChromium();
+  try {
+    const page = await browser.context.newPage();
+    await page.route('**/__medsynth-test-module.js', (r) => r.fulfill({ contentType: 'text/javascript', body: code }));
+    await page.goto(url);
+    // A string, not a function: vitest would rewrite a function's import() into its own loader.
+    return await page.evaluate(`import('/__medsynth-test-module.js').then((m) => JSON.parse(JSON.stringify(m[${JSON.stringify(exportName)}])))`);
+  } finally {
+    await browser.close();
+  }
+}

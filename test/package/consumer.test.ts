@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { decode } from 'fast-png';
 import { publint } from 'publint';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateOnDemoPage, NO_CHROMIUM } from '../browser/chromium.ts';
+import { generateOnDemoPage, NO_CHROMIUM, runModuleOnPage } from '../browser/chromium.ts';
 import { ROOT } from '../helpers/cli-process.ts';
 
 const require = createRequire(import.meta.url);
@@ -116,7 +116,7 @@ console.log(JSON.stringify({ status: res.status, type: res.headers.get('content-
     for (const f of ['api.png', 'server.png']) expect([decode(readFileSync(join(dir, f))).width, decode(readFileSync(join(dir, f))).height], f).toEqual([64, 64]);
   });
 
-  it.skipIf(NO_CHROMIUM)("serves the installed browser bundle with `medsynth serve`, and the demo page generates in Chromium", async () => {
+  it.skipIf(NO_CHROMIUM)("serves the installed browser bundle with `medsynth serve`: the demo page and the README's browser snippet generate in Chromium", async () => {
     const server = spawn(join(dir, 'node_modules', '.bin', 'medsynth'), ['serve', '--port', '0', '--host', '127.0.0.1', '--backend', 'cpu'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
     const exited = new Promise((resolve) => server.once('exit', resolve));
     try {
@@ -133,6 +133,13 @@ console.log(JSON.stringify({ status: res.status, type: res.headers.get('content-
       const served = Buffer.from(await (await fetch(`${url}/browser/medsynth.js`)).arrayBuffer());
       expect(served.equals(readFileSync(join(dir, 'node_modules', 'medsynth', 'dist', 'web', 'browser', 'medsynth.js')))).toBe(true);
       expect(await generateOnDemoPage(`${url}/`, 2)).toEqual({ backend: 'wasm', isolated: true });
+      // The README's browser snippet as written, with 'medsynth/browser' mapped to the installed
+      // entry as a bundler or import map would, and its result exported for the test to read.
+      const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+      const snippet = /Programmatic use[\s\S]*?```js\n([\s\S]*?)```/.exec(readme)![1];
+      const code = `${snippet.replace("from 'medsynth/browser'", "from '/browser/medsynth.js'")}\nexport { r };\n`;
+      const r = (await runModuleOnPage(`${url}/`, code, 'r')) as { images: { shape: number[] }[]; backend: { name: string }; steps: number };
+      expect([r.images[0].shape, r.backend.name, r.steps]).toEqual([[64, 64, 1], 'wasm', 20]);
     } finally {
       server.kill('SIGTERM');
       await exited;

@@ -3,6 +3,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '../../../shared/rng.ts';
+import { createDdim } from '../../../shared/samplers/ddim.ts';
 import { createSampler, SAMPLER_NAMES, type Denoiser } from '../../../shared/samplers/index.ts';
 import { toDenoised } from '../../../shared/schedules/prediction.ts';
 import { createSchedule } from '../../../shared/schedules/index.ts';
@@ -52,6 +53,23 @@ describe.each(TEST_BACKENDS)('samplers on %s', (backend) => {
       req.xT.dispose();
     });
 
+    it('draws noise only for steps that add some: none when deterministic, none on the last step to t = 0', async () => {
+      // DDPM, VDM and DDIM eta 1 add posterior noise, whose variance is zero on the step to t = 0;
+      // DDIM eta 0 and DPM-Solver++ are deterministic. A noise draw that is not needed costs time
+      // and shifts the seeded stream of every draw after it.
+      const steps = 6;
+      const expected = name === 'dpm-solver++' ? [0, 0] : name === 'ddim' ? [0, steps - 1] : [steps - 1, steps - 1];
+      const drawn = [];
+      for (const eta of [0, 1]) {
+        const req = request(steps);
+        let draws = 0;
+        const out = await createSampler(name, { eta }).sample({ ...req, noise: () => (draws++, req.noise()) });
+        tf.dispose([out, req.xT]);
+        drawn.push(draws);
+      }
+      expect(drawn).toEqual(expected);
+    });
+
     it('is deterministic for a seed', async () => {
       const a = request(5, 11);
       const b = request(5, 11);
@@ -60,6 +78,14 @@ describe.each(TEST_BACKENDS)('samplers on %s', (backend) => {
       tf.dispose([x, y, a.xT, b.xT]);
     });
   });
+});
+
+it('each sampler reports its own name', () => {
+  for (const name of SAMPLER_NAMES) expect(createSampler(name).name).toBe(name);
+});
+
+it('DDIM refuses an eta outside [0, 1] itself, not only through createSampler', () => {
+  for (const eta of [-0.1, 1.5, Number.NaN]) expect(() => createDdim(eta), String(eta)).toThrow(/sampler\.eta must be in \[0, 1\]/);
 });
 
 it('unknown sampler names are rejected with the list of known ones', () => {

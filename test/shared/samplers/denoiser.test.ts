@@ -77,6 +77,20 @@ describe('makeDenoiser', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
+  it('guidance 1 is the plain conditional call: one network call on the batch as it is, not doubled', () => {
+    const batches: number[] = [];
+    const counted: Net = (x, t, label) => {
+      batches.push(x.shape[0]);
+      return net(x, t, label);
+    };
+    const d = makeDenoiser({ net: counted, schedule, prediction: 'x0', clipX0: false, labels: [1, 2], nullLabel: 3, guidance: 1 });
+    const x = tf.zeros([2, 1]);
+    const { x0, eps } = d(x, { t: 0, alpha: 1, sigma: 0.1 });
+    expect(Array.from(x0.dataSync())).toEqual([1, 2].map((l) => Math.fround(schedule.networkTime(0) + 10 * l)));
+    expect(batches).toEqual([2]);
+    tf.dispose([x, x0, eps]);
+  });
+
   it('refuses guidance without a label', () => {
     expect(() => makeDenoiser({ net, schedule, prediction: 'eps', clipX0: false, guidance: 3 })).toThrow(/guidance needs/);
   });

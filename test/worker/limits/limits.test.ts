@@ -165,7 +165,7 @@ describe('requireApiKey', () => {
     for (const h of ['Bearer s3cret', 'bearer s3cret', 'Bearer   s3cret  ']) expect((await call('s3cret', h)).status, h).toBe(200);
   });
 
-  it('answers 401 with a Bearer challenge: "needs an API key" without one, "invalid" for a wrong or malformed one', async () => {
+  it('answers 401 with a Bearer challenge: "needs an API key" without one, "invalid" for a wrong one; 400 for a malformed one (RFC 6750 §3.1)', async () => {
     const none = await call('s3cret');
     expect(none.status).toBe(401);
     expect(none.headers.get('www-authenticate')).toBe('Bearer realm="medsynth"');
@@ -175,11 +175,11 @@ describe('requireApiKey', () => {
       expect(r.status, h).toBe(401);
       expect(((await r.json()) as any).error.message, h).toBe('invalid API key');
     }
-    // Not the scheme's shape at all: treated as no key.
+    // Not the scheme's shape at all: an invalid request, not a wrong key.
     for (const h of ['s3cret', 'Basic s3cret', 'Bearers3cret', 'xBearer s3cret', 'Bearer s3 cret']) {
       const r = await call('s3cret', h);
-      expect(r.status, h).toBe(401);
-      expect(((await r.json()) as any).error.message, h).toMatch(/needs an API key/);
+      expect([r.status, r.headers.get('www-authenticate')], h).toEqual([400, 'Bearer error="invalid_request"']);
+      expect(((await r.json()) as any).error.message, h).toBe('malformed Authorization header: expected "Bearer <key>"');
     }
   });
 });

@@ -5,6 +5,8 @@
 // an odd last row/column/slice is dropped, as MONAI's avg_pool without
 // padding does), SSIM and cs as in ssim.ts, and the paper's exponents
 // w = [0.0448, 0.2856, 0.3001, 0.2363, 0.1333] (finest first).
+// Hand-written: no maintained JS package computes it, let alone in 3D and at
+// the reduced scale count small images need (below).
 //
 // Scales for small images: the paper's 5 scales need a 176-pixel side (the
 // 11-tap window at 1/16 size). Ours are 64x64 slices and 32^3 volumes, so M is

@@ -2,7 +2,8 @@
 // pyramid (Karras, Aila, Laine and Lehtinen 2018, "Progressive Growing of GANs
 // for Improved Quality, Stability, and Variation", §5 and appendix D; their
 // metrics/sliced_wasserstein.py). It needs no pretrained network, so it works
-// offline and on medical images.
+// offline and on medical images. Hand-written: it exists only inside Python
+// research code, not as a maintained JS package.
 //
 //   1. Each image becomes a Laplacian pyramid: G_0 the image, G_{k+1} =
 //      pyrDown(G_k), level k = G_k - pyrUp(G_{k+1}), the last level the
