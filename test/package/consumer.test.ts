@@ -86,7 +86,7 @@ describe('the installed package', () => {
     expect(decode(readFileSync(join(dir, 'out.png'))).width).toBeGreaterThanOrEqual(128);
     const served = decode(readFileSync(join(dir, 'server.png')));
     expect([served.width, served.height]).toEqual([64, 64]);
-  });
+  }, 600_000); // 20-step images on wasm; the bound only catches a hang
 
   it("runs the README's Node API and mounts the server entry in a fresh Hono app", async () => {
     writeFileSync(
