@@ -7,13 +7,16 @@ import { ConfigError, parseConfig } from '../shared/config.ts';
 import { BadInputError } from '../shared/errors.ts';
 
 const positiveInt = z.number().int().positive();
+const bearerToken = z
+  .string()
+  .min(16, 'must be at least 16 characters')
+  .regex(/^[A-Za-z0-9._~+/-]+=*$/, 'must be a bearer token (RFC 6750): letters, digits and ._~+/-, then any "="');
 
 export const ServerConfigSchema = z.strictObject({
   apiKey: z
-    .string()
-    .min(16, 'must be at least 16 characters')
-    .regex(/^[A-Za-z0-9._~+/-]+=*$/, 'must be a bearer token (RFC 6750): letters, digits and ._~+/-, then any "="')
-    .optional().describe('Bearer key clients must send to sample (at least 16 characters); sampling is open when unset'),
+    .union([bearerToken, z.array(bearerToken).min(1).max(16)])
+    .optional()
+    .describe('bearer key clients must send to sample (at least 16 characters), or several separated by commas (rotation: old,new); sampling is open when unset'),
   corsOrigin: z.string().min(1).default('*').describe('Access-Control-Allow-Origin of the /v1/ routes; "*" lets any page load shards and call the API'),
   bodyLimitBytes: positiveInt.max(1 << 20).default(16 * 1024).describe('largest sampling request body in bytes (413 beyond)'),
   /** Per-client sampling rate: a token bucket of `requests` refilled over `windowMs` (429 when empty). */

@@ -13,11 +13,12 @@ export interface ServerSetting {
   /** The `medsynth serve` flag, without "--"; none for secrets (argv is visible to `ps`). */
   flag?: string;
   env: string;
-  kind: 'integer' | 'string';
+  /** 'list': comma-separated strings. */
+  kind: 'integer' | 'string' | 'list';
 }
 
 export const SERVER_SETTINGS: readonly ServerSetting[] = [
-  { field: 'apiKey', env: 'MEDSYNTH_API_KEY', kind: 'string' },
+  { field: 'apiKey', env: 'MEDSYNTH_API_KEY', kind: 'list' },
   { field: 'corsOrigin', flag: 'cors-origin', env: 'MEDSYNTH_CORS_ORIGIN', kind: 'string' },
   { field: 'bodyLimitBytes', flag: 'body-limit', env: 'MEDSYNTH_BODY_LIMIT', kind: 'integer' },
   { field: 'rateLimit.requests', flag: 'rate-requests', env: 'MEDSYNTH_RATE_REQUESTS', kind: 'integer' },
@@ -51,6 +52,12 @@ function sourceOf(s: ServerSetting, { flags = {}, env = {} }: SettingSources): {
   return undefined;
 }
 
+/** One item as itself, several as an array ("a,b" -> ["a", "b"]). */
+function listValue(text: string): string | string[] {
+  const items = text.split(',').map((t) => t.trim());
+  return items.length === 1 ? items[0] : items;
+}
+
 /**
  * The config input the flags and environment ask for; unset settings are left
  * out, so the config's defaults (or the caller's) apply. Validates it whole and
@@ -64,7 +71,7 @@ export function serverConfigFrom(sources: SettingSources): ServerConfigInput {
     if (!src) continue;
     if (s.kind === 'integer' && !/^\d{1,15}$/.test(src.text)) throw new BadInputError(`${src.name} must be a non-negative integer, got "${src.text}"`);
     const [head, leaf] = s.field.split('.');
-    const value = s.kind === 'integer' ? Number(src.text) : src.text;
+    const value = s.kind === 'integer' ? Number(src.text) : s.kind === 'list' ? listValue(src.text) : src.text;
     if (leaf === undefined) raw[head] = value;
     else ((raw[head] ??= {}) as Record<string, unknown>)[leaf] = value;
     names.set(s.field, src.name);
@@ -72,7 +79,7 @@ export function serverConfigFrom(sources: SettingSources): ServerConfigInput {
   const r = ServerConfigSchema.safeParse(raw);
   if (!r.success) {
     const issue = r.error.issues[0];
-    const field = issue.path.join('.');
+    const field = issue.path.filter((p) => typeof p === 'string').join('.'); // a list item's index stays out
     throw new BadInputError(`${names.get(field) ?? field}: ${issue.message}`, { cause: new ConfigError(field, issue.message) });
   }
   return raw as ServerConfigInput;

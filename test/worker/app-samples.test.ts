@@ -161,6 +161,13 @@ describe('sampling: limits', () => {
     expect((await app.request('/v1/models/tiny/manifest.json')).status).toBe(200);
   });
 
+  it('accepts each of several keys alike (rotation), and no other', async () => {
+    const keys = ['a'.repeat(16), 'b'.repeat(16)];
+    const app = makeApp({ config: { apiKey: keys } });
+    for (const key of keys) expect((await post(app, 'tiny', {}, { headers: { Authorization: `Bearer ${key}` } })).status, key).toBe(200);
+    expect((await post(app, 'tiny', {}, { headers: { Authorization: `Bearer ${'c'.repeat(16)}` } })).status).toBe(401);
+  });
+
   it('rejects a short API key, or one a bearer header cannot carry, in the config', () => {
     expect(() => makeApp({ config: { apiKey: 'short' } })).toThrow(/invalid server config at apiKey: must be at least 16 characters/);
     expect(() => makeApp({ config: { apiKey: 'a key with spaces!' } })).toThrow(/invalid server config at apiKey: must be a bearer token/);

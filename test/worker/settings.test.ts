@@ -29,6 +29,10 @@ describe('server settings', () => {
     expect(raw).toEqual({ maxSteps: 20, corsOrigin: 'https://a.example', rateLimit: { requests: 5 }, maxCount: 4 });
     expect(parseServerConfig(raw)).toMatchObject({ maxSteps: 20, maxCount: 4, timeoutMs: 120_000, rateLimit: { requests: 5, windowMs: 60_000 } });
     expect(serverConfigFrom({})).toEqual({});
+    // Several keys, accepted alike while clients move from the old to the new.
+    const [a, b] = ['a'.repeat(16), 'b'.repeat(16)];
+    expect(serverConfigFrom({ env: { MEDSYNTH_API_KEY: `${a}, ${b}` } })).toEqual({ apiKey: [a, b] });
+    expect(serverConfigFrom({ env: { MEDSYNTH_API_KEY: a } })).toEqual({ apiKey: a });
   });
 
   it('name the flag or variable at fault, as bad input', () => {
@@ -44,6 +48,7 @@ describe('server settings', () => {
     expect(fails({ env: { MEDSYNTH_MAX_COUNT: '17' } })).toBe('MEDSYNTH_MAX_COUNT: Too big: expected number to be <=16');
     expect(fails({ flags: { 'rate-window-ms': '0' } })).toBe('--rate-window-ms: Too small: expected number to be >0');
     expect(fails({ env: { MEDSYNTH_API_KEY: 'short' } })).toBe('MEDSYNTH_API_KEY: must be at least 16 characters');
+    expect(fails({ env: { MEDSYNTH_API_KEY: `${'a'.repeat(16)},short` } })).toBe('MEDSYNTH_API_KEY: must be at least 16 characters');
     expect(fails({ flags: { 'max-steps': '1e3' } })).toBe('--max-steps must be a non-negative integer, got "1e3"');
     expect(fails({ env: { MEDSYNTH_MAX_QUEUED: '-1' } })).toBe('MEDSYNTH_MAX_QUEUED must be a non-negative integer, got "-1"');
     // Digits beyond what a double holds exactly are refused before Number() rounds them.

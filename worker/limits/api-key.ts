@@ -5,10 +5,11 @@ import type { MiddlewareHandler } from 'hono';
 import { bearerAuth } from 'hono/bearer-auth';
 import { errorBody } from '../errors.ts';
 
-export function requireApiKey(apiKey: string | undefined): MiddlewareHandler {
+/** `apiKey`: one key, or several accepted alike (rotation). */
+export function requireApiKey(apiKey: string | readonly string[] | undefined): MiddlewareHandler {
   if (apiKey === undefined) return (_c, next) => next();
   return bearerAuth({
-    token: apiKey,
+    token: typeof apiKey === 'string' ? apiKey : [...apiKey],
     realm: 'medsynth',
     noAuthenticationHeader: { message: errorBody('sampling needs an API key: send "Authorization: Bearer <key>"') },
     invalidAuthenticationHeader: { message: errorBody('malformed Authorization header: expected "Bearer <key>"') },
