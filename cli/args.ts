@@ -1,10 +1,11 @@
-// What the subcommands share: number options, progress bars, and stopping
-// cleanly on Ctrl-C / SIGTERM. Bad values are BadInputErrors (exit 2).
+// What the subcommands share: number options, progress bars, and training
+// runs that stop cleanly on Ctrl-C / SIGTERM. Bad values are BadInputErrors (exit 2).
 import { constants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import cliProgress from 'cli-progress';
-import { BadInputError } from '../shared/errors.ts';
+import { BadInputError, CancelledError } from '../shared/errors.ts';
+import { runTraining, type TrainingJob } from '../trainer/run.ts';
 
 /** A non-negative integer option, or undefined when absent. */
 export function int(name: string, v: string | undefined): number | undefined {
@@ -39,24 +40,32 @@ export function progressBar(quiet: boolean, label: string) {
   );
 }
 
-/** A training progress bar on a terminal (none with --quiet or when stderr is not a TTY). */
-export function trainingBar(quiet: boolean | undefined, label: string) {
-  if (quiet || !process.stderr.isTTY) return undefined;
-  return new cliProgress.SingleBar(
-    { stream: process.stderr, format: `${label} [{bar}] {value}/{total} steps | loss {loss} | {rate} steps/s | {eta_formatted} left`, hideCursor: true },
-    cliProgress.Presets.shades_classic,
-  );
-}
-
-/** Runs `f` with a signal that Ctrl-C / SIGTERM abort (the run loops save and return). */
-export async function withStopSignal<T>(f: (signal: AbortSignal) => Promise<T>): Promise<T> {
+/**
+ * Runs a training job (trainer/run.ts) into `out` with a progress bar on a
+ * terminal (none with --quiet or when stderr is not a TTY), Ctrl-C / SIGTERM
+ * saving the state and stopping it. A stopped run throws a CancelledError
+ * (exit 130), so `train && export` never exports an unfinished run.
+ */
+export async function runTrainingJob<M extends { step: number }>(job: TrainingJob<M>, out: string, opts: { quiet?: boolean; label: string; log: (line: string) => void }): Promise<void> {
+  const bar =
+    opts.quiet || !process.stderr.isTTY
+      ? undefined
+      : new cliProgress.SingleBar(
+          { stream: process.stderr, format: `${opts.label} [{bar}] {value}/{total} steps | loss {loss} | {rate} steps/s | {eta_formatted} left`, hideCursor: true },
+          cliProgress.Presets.shades_classic,
+        );
   const ctrl = new AbortController();
   const stop = () => ctrl.abort();
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+  bar?.start(job.plan.steps, job.step, { loss: '-', rate: '-' });
   try {
-    return await f(ctrl.signal);
+    const onStep = (m: { step: number; loss: number; stepsPerSec: number }) => bar?.update(m.step, { loss: m.loss.toFixed(4), rate: m.stepsPerSec.toFixed(2) });
+    const { interrupted } = await runTraining(job, out, { signal: ctrl.signal, log: opts.log, onStep });
+    bar?.stop();
+    if (interrupted) throw new CancelledError(`stopped at step ${job.step} (checkpoint saved); continue with --resume`);
   } finally {
+    bar?.stop();
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
   }

@@ -3,16 +3,15 @@
 // a VqganTrainer, and the run loop. Called by cli/train.ts.
 import { join } from 'node:path';
 import { ConfigError } from '../shared/config.ts';
-import { CancelledError } from '../shared/errors.ts';
 import { writeFileAtomic } from '../sampler/node/atomic-file.ts';
 import { RUN_JSON, type RunRecord } from '../trainer/run-record.ts';
-import { trainingBar, withStopSignal } from './args.ts';
+import { runTrainingJob } from './args.ts';
 import type { OnBadFile } from '../trainer/data/index.ts';
 import { prepareTrainingData } from '../trainer/dataset.ts';
 import { getPreset } from '../trainer/presets.ts';
 import { applyOverrides, deepMerge, trainSettings, trainSpec } from '../trainer/run-config.ts';
 import { runCheckpoint } from '../trainer/run.ts';
-import { splitVqganTrain, runVqganTraining } from '../trainer/vqgan/run.ts';
+import { splitVqganTrain, vqganJob } from '../trainer/vqgan/job.ts';
 import { VqganTrainer } from '../trainer/vqgan/trainer.ts';
 
 export interface VqganCommandOptions {
@@ -59,23 +58,9 @@ export async function trainVqgan(record: RunRecord, out: string, opts: VqganComm
   try {
     const name = trainSpec(record.config).meta.name;
     log(`${opts.resume ? `resuming ${out} at step ${t.step} of ${settings.steps}` : `training vqgan3d "${name}"`}: ${data.train.size} volumes, ${data.validation?.size ?? 0} held out, latents [${t.model.latentShape(t.config.shape)}] x ${t.config.model.embeddingDim}`);
-    const bar = trainingBar(opts.quiet, 'vqgan');
-    bar?.start(settings.steps, t.step, { loss: '-', rate: '-' });
-    try {
-      const { interrupted } = await withStopSignal((signal) =>
-        runVqganTraining(t, settings, data.train, data.validation, out, {
-          signal,
-          log,
-          onStep: (m) => bar?.update(m.step, { loss: m.aeLoss.toFixed(4), rate: m.stepsPerSec.toFixed(2) }),
-        }),
-      );
-      bar?.stop();
-      if (interrupted) throw new CancelledError(`stopped at step ${t.step} (checkpoint saved); continue with --resume`);
-      log(`done: ${t.step} steps; make latents with medsynth encode ${out} --out <latents>`);
-      return { run: out, kind: 'vqgan3d', name, steps: t.step };
-    } finally {
-      bar?.stop();
-    }
+    await runTrainingJob(vqganJob(t, settings, data.train, data.validation), out, { quiet: opts.quiet, label: 'vqgan', log });
+    log(`done: ${t.step} steps; make latents with medsynth encode ${out} --out <latents>`);
+    return { run: out, kind: 'vqgan3d', name, steps: t.step };
   } finally {
     t.dispose();
   }

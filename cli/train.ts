@@ -7,13 +7,12 @@
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../shared/config.ts';
-import { CancelledError } from '../shared/errors.ts';
 import { parseBackendName, selectBackend } from '../sampler/backend.ts';
 import { writeFileAtomic } from '../sampler/node/atomic-file.ts';
 import { recoverCheckpointFolder, writeCheckpointFolder } from '../sampler/node/checkpoint-folder.ts';
 import { folderSource } from '../sampler/node/folder-source.ts';
 import { exists, readRunRecord, RUN_JSON, type RunRecord } from '../trainer/run-record.ts';
-import { checkOutputFolder, trainingBar, withStopSignal } from './args.ts';
+import { checkOutputFolder, runTrainingJob } from './args.ts';
 import { parseOnBadFile } from '../trainer/data/index.ts';
 import { prepareTrainingData, type TrainingData } from '../trainer/dataset.ts';
 import { exportCheckpoint } from '../trainer/export.ts';
@@ -22,7 +21,8 @@ import { loadLatents, type Latents } from '../trainer/latent/latents.ts';
 import { latentTrainSpec } from '../trainer/latent/train-spec.ts';
 import { getPreset, LATENT_STAGE, VQGAN_STAGE } from '../trainer/presets.ts';
 import { applyOverrides, loadRunConfig, trainSettings, trainSpec } from '../trainer/run-config.ts';
-import { RUN_FILES, runCheckpoint, runTraining } from '../trainer/run.ts';
+import { diffusionJob } from '../trainer/diffusion-job.ts';
+import { RUN_FILES, runCheckpoint } from '../trainer/run.ts';
 import { Trainer } from '../trainer/trainer.ts';
 import { trainVqgan, type TrainSummary } from './train-vqgan.ts';
 
@@ -121,25 +121,9 @@ export async function train(args: string[], log: (s: string) => void): Promise<T
     if (!values.resume || latents) await writeFileAtomic(join(out, RUN_JSON), `${JSON.stringify(record, null, 2)}\n`);
     const what = latents ? `latents of ${latents.location}` : 'examples';
     log(`training ${trainer.spec.kind} "${trainer.spec.meta.name}": ${data.train.size} ${what}, ${data.validation?.size ?? 0} held out, ${trainer.config.steps} steps`);
-    const bar = trainingBar(values.quiet, 'training');
-    bar?.start(trainer.config.steps, trainer.step, { loss: '-', rate: '-' });
-    const t = trainer;
-    try {
-      const { interrupted } = await withStopSignal((signal) =>
-        runTraining(t, data.train, data.validation, out, {
-          signal,
-          log,
-          onStep: (m) => bar?.update(m.step, { loss: m.loss.toFixed(4), rate: m.stepsPerSec.toFixed(2) }),
-        }),
-      );
-      bar?.stop();
-      // Stopped runs exit 130, so `train && export` never exports an unfinished run.
-      if (interrupted) throw new CancelledError(`stopped at step ${t.step} (checkpoint saved); continue with --resume`);
-      log(`done: ${t.step} steps; export with medsynth export ${out}`);
-      return { run: out, kind: t.spec.kind, name: t.spec.meta.name, steps: t.step };
-    } finally {
-      bar?.stop();
-    }
+    await runTrainingJob(diffusionJob(trainer, data.train, data.validation), out, { quiet: values.quiet, label: 'training', log });
+    log(`done: ${trainer.step} steps; export with medsynth export ${out}`);
+    return { run: out, kind: trainer.spec.kind, name: trainer.spec.meta.name, steps: trainer.step };
   } finally {
     trainer.dispose();
   }

@@ -171,7 +171,7 @@ export const LATENT_STAGE = LATENT_DDPM_KIND;
 const noSampling = { schedule: {}, sampler: { name: 'none', steps: 1 } };
 /** The latent DDPM's examples: scaled codebook vectors in [-1, 1], no real units (export puts the volume's back). */
 const latentSpace = { kind: 'linear', low: -1, high: 1, unit: '' } as const;
-/** VQ-GAN loop and trainer settings shared by the stage presets (trainer/vqgan/run.ts, trainer/vqgan/config.ts). */
+/** VQ-GAN loop and trainer settings shared by the stage presets (trainer/vqgan/job.ts, trainer/vqgan/config.ts). */
 const vqganTrain = { batchSize: 2, lr: 3e-4, flip: ['W'], checkpointEvery: 100, validateEvery: 100 };
 
 export const STAGE_PRESETS: Record<string, Preset> = {

@@ -1,4 +1,5 @@
-// The training state and one optimiser step, for DDPM (2D and 3D) and VDM.
+// The training state and one optimiser step of a diffusion network, DDPM (2D
+// and 3D) or VDM alike: the objective (losses/index.ts) supplies the loss.
 //
 // Everything random comes from counter-based RNG streams under one seed
 // (data order, noise, times, label dropout, validation noise), and the whole
@@ -12,13 +13,10 @@ import { createModel } from '../shared/models/index.ts';
 import type { Model, Params } from '../shared/models/types.ts';
 import { Rng } from '../shared/rng.ts';
 import { loadModel } from '../sampler/load.ts';
-import type { Prediction } from '../shared/samplers/index.ts';
-import { createSchedule, initScheduleParams, parseScheduleConfig, type DiscreteSchedule, type ScheduleConfig } from '../shared/schedules/index.ts';
+import { initScheduleParams, parseScheduleConfig, type ScheduleConfig } from '../shared/schedules/index.ts';
 import { parseTrainConfig, type TrainConfig } from './config.ts';
 import type { ExportMeta } from './export.ts';
-import { ddpmLoss } from './losses/ddpm.ts';
-import { gammaFn } from '../shared/schedules/gamma-tensor.ts';
-import { antitheticTimes, vdmTerms } from './losses/vdm.ts';
+import { objectiveFor, type Objective } from './losses/index.ts';
 import { AdamW, learningRate } from './optim/adamw.ts';
 import { Ema } from './optim/ema.ts';
 import { flip, flipsAt } from './preprocess/augment.ts';
@@ -85,10 +83,7 @@ export interface WarmStart {
 export class Trainer {
   readonly model: Model<unknown>;
   readonly schedule: ScheduleConfig;
-  readonly isVdm: boolean;
-  readonly prediction: Prediction;
-  /** The DDPM schedule's tables (undefined for VDM). */
-  private readonly discrete?: DiscreteSchedule;
+  readonly objective: Objective;
   params: Params;
   readonly opt: AdamW;
   readonly ema: Ema;
@@ -108,10 +103,7 @@ export class Trainer {
   ) {
     this.model = createModel(spec.kind, spec.model);
     this.schedule = parseScheduleConfig(spec.meta.schedule);
-    this.isVdm = this.schedule.kind === 'vdm-fixed-linear' || this.schedule.kind === 'vdm-learned';
-    if (this.isVdm !== (spec.kind === 'vdm')) throw new Error(`schedule.kind ${this.schedule.kind} does not suit a ${spec.kind} model`);
-    this.prediction = ((spec.model as { prediction?: Prediction }).prediction ?? 'eps') as Prediction;
-    if (!this.isVdm) this.discrete = createSchedule(this.schedule) as DiscreteSchedule;
+    this.objective = objectiveFor(spec.kind, this.model, this.schedule, config);
     // One canonical (sorted) order, so reductions over parameters (the gradient
     // norm) add in the same order in a fresh and in a resumed run.
     this.params = new Map([...(params ?? this.initParams())].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
@@ -196,34 +188,6 @@ export class Trainer {
     return { x, label: labels.length ? tf.tensor1d(labels, 'int32') : undefined };
   }
 
-  /** The loss of one batch (a scalar to minimise) and, for VDM, its terms in bits/dim. */
-  private lossOf(params: Params, x: tf.Tensor, label: tf.Tensor1D | undefined, rng: Rng): { loss: tf.Scalar; terms?: tf.Tensor1D } {
-    const b = x.shape[0];
-    const eps = () => tf.tensor(rng.normal(x.size), x.shape);
-    const schedule = this.discrete;
-    if (schedule) {
-      const t = Int32Array.from({ length: b }, () => 1 + rng.int(schedule.T));
-      const noise = { t, eps: eps() };
-      try {
-        return { loss: ddpmLoss(this.model, params, schedule, x, noise, { loss: this.config.loss, prediction: this.prediction, label }) };
-      } finally {
-        noise.eps.dispose();
-      }
-    }
-    const noise = { t: antitheticTimes(rng.uniform(1)[0], b), eps0: eps(), eps: eps() };
-    try {
-      return tf.tidy(() => {
-        const dims = x.size / b;
-        const terms = vdmTerms(this.model, params, gammaFn(this.schedule, params), x, noise, { steps: this.config.vdmSteps, vocabSize: this.config.vocabSize, label });
-        // Mean over the batch, in bits per dimension: [recon, latent, diffusion].
-        const perTerm = tf.div(tf.stack([terms.recon, terms.latent, terms.diffusion].map((t) => tf.mean(t))), dims * Math.LN2) as tf.Tensor1D;
-        return { loss: tf.sum(perTerm) as tf.Scalar, terms: perTerm };
-      });
-    } finally {
-      tf.dispose([noise.eps0, noise.eps]);
-    }
-  }
-
   /** One optimiser step over batchSize * accumulate examples drawn from `data`. */
   trainStep(data: ExampleSet): StepMetrics {
     if (data.size === 0) throw new Error('the training set is empty');
@@ -240,7 +204,7 @@ export class Trainer {
       try {
         let terms: tf.Tensor1D | undefined;
         const { value, grads } = tf.valueAndGrads((...ps: tf.Tensor[]) => {
-          const out = this.lossOf(new Map(names.map((n, i) => [n, ps[i]])), x, label, this.noiseRng);
+          const out = this.objective.loss(new Map(names.map((n, i) => [n, ps[i]])), x, label, this.noiseRng);
           terms = out.terms ? tf.keep(out.terms) : undefined;
           return out.loss;
         })(names.map((n) => this.params.get(n)!));
@@ -270,7 +234,7 @@ export class Trainer {
     const loss = lossSum / c.accumulate;
     if (!Number.isFinite(loss)) throw new Error(`loss became ${loss} at step ${this.step}: lower the learning rate`);
     const metrics: StepMetrics = { step: this.step, loss, gradNorm, lr };
-    if (this.isVdm) {
+    if (this.objective.bitsPerDim) {
       const [recon, latent, diffusion] = termSums.map((v) => v / c.accumulate);
       metrics.terms = { recon, latent, diffusion };
     }
@@ -291,7 +255,7 @@ export class Trainer {
       const indices = Array.from({ length: Math.min(this.config.batchSize, data.size - b * this.config.batchSize) }, (_, j) => b * this.config.batchSize + j);
       const { x, label } = this.batch(data, indices, false);
       try {
-        const { loss, terms } = this.lossOf(weights, x, label, rng);
+        const { loss, terms } = this.objective.loss(weights, x, label, rng);
         total += loss.dataSync()[0] * indices.length;
         n += indices.length;
         tf.dispose([loss, terms]);
@@ -301,7 +265,7 @@ export class Trainer {
     }
     if (n === 0) throw new Error('the validation set is empty');
     const loss = total / n;
-    return this.isVdm ? { loss, bpd: loss } : { loss };
+    return this.objective.bitsPerDim ? { loss, bpd: loss } : { loss };
   }
 
   /**

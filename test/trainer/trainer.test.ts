@@ -11,6 +11,7 @@ import { memorySource } from '../../shared/checkpoint/index.ts';
 import { loadModel } from '../../sampler/load.ts';
 import { generate } from '../../sampler/generate.ts';
 import { exportCheckpoint } from '../../trainer/export.ts';
+import { diffusionJob } from '../../trainer/diffusion-job.ts';
 import { runCheckpoint, runTraining } from '../../trainer/run.ts';
 import { Trainer, type ExampleSet, type TrainSpec } from '../../trainer/trainer.ts';
 import { useBackend } from '../backends.ts';
@@ -187,13 +188,13 @@ describe('runTraining', () => {
       const config = { batchSize: 2, steps: 5, checkpointEvery: 0, validateEvery: 0 };
       const tr = Trainer.create(DDPM, config);
       const ctrl = new AbortController();
-      const result = await runTraining(tr, DATA, undefined, dir, { signal: ctrl.signal, onStep: (m) => m.step === 2 && ctrl.abort() });
+      const result = await runTraining(diffusionJob(tr, DATA), dir, { signal: ctrl.signal, onStep: (m) => m.step === 2 && ctrl.abort() });
       expect(result).toEqual({ interrupted: true });
       expect(tr.step).toBe(2);
       tr.dispose();
       const resumed = await Trainer.load(runCheckpoint(dir));
       expect(resumed.step).toBe(2);
-      expect(await runTraining(resumed, DATA, undefined, dir)).toEqual({ interrupted: false });
+      expect(await runTraining(diffusionJob(resumed, DATA), dir)).toEqual({ interrupted: false });
       expect(resumed.step).toBe(5);
       const logged = (await readFile(join(dir, 'metrics.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l).step);
       expect(logged).toEqual([5]); // logEvery 10: only the last step of the run is logged

@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Model, Params } from '../../shared/models/types.ts';
 import { addNoise, predictionTarget, type Prediction } from '../../shared/schedules/prediction.ts';
 import type { DiscreteSchedule } from '../../shared/schedules/index.ts';
+import type { Objective } from './objective.ts';
 
 /** The randomness of one loss evaluation, drawn by the caller (seeded). */
 export interface DdpmNoise {
@@ -40,4 +41,20 @@ export function ddpmLoss(model: Model<unknown>, params: Params, schedule: Discre
     const err = tf.sub(out, target);
     return tf.mean(opts.loss === 'l1' ? tf.abs(err) : tf.square(err)) as tf.Scalar;
   });
+}
+
+/** Algorithm 1 as the Trainer's objective: t ~ U{1..T}, then eps, both from the caller's rng. */
+export function ddpmObjective(model: Model<unknown>, schedule: DiscreteSchedule, opts: Omit<DdpmLossOptions, 'label'>): Objective {
+  return {
+    bitsPerDim: false,
+    loss: (params, x0, label, rng) => {
+      const t = Int32Array.from({ length: x0.shape[0] }, () => 1 + rng.int(schedule.T));
+      const eps = tf.tensor(rng.normal(x0.size), x0.shape);
+      try {
+        return { loss: ddpmLoss(model, params, schedule, x0, { t, eps }, { ...opts, label }) };
+      } finally {
+        eps.dispose();
+      }
+    },
+  };
 }

@@ -10,7 +10,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Model, Params } from '../../shared/models/types.ts';
 import { addNoise } from '../../shared/schedules/prediction.ts';
-import type { GammaFn } from '../../shared/schedules/gamma-tensor.ts';
+import { gammaFn, type GammaFn } from '../../shared/schedules/gamma-tensor.ts';
+import type { ScheduleConfig } from '../../shared/schedules/index.ts';
+import type { Objective } from './objective.ts';
 
 export interface VdmTerms {
   /** Per example [B], nats. */
@@ -94,4 +96,28 @@ export function vdmTerms(
 /** Bits per dimension of a per-example bound in nats over D dimensions. */
 export function bitsPerDim(nats: number, dims: number): number {
   return nats / (dims * Math.LN2);
+}
+
+/**
+ * The VDM bound as the Trainer's objective: antithetic times, then eps_0 and
+ * eps, from the caller's rng; the loss is the batch mean in bits per
+ * dimension, and its terms [recon, latent, diffusion] likewise.
+ */
+export function vdmObjective(model: Model<unknown>, schedule: ScheduleConfig, opts: { steps: number; vocabSize: number }): Objective {
+  return {
+    bitsPerDim: true,
+    loss: (params, x, label, rng) => {
+      const b = x.shape[0];
+      const noise = { t: antitheticTimes(rng.uniform(1)[0], b), eps0: tf.tensor(rng.normal(x.size), x.shape), eps: tf.tensor(rng.normal(x.size), x.shape) };
+      try {
+        return tf.tidy(() => {
+          const terms = vdmTerms(model, params, gammaFn(schedule, params), x, noise, { ...opts, label });
+          const perTerm = tf.div(tf.stack([terms.recon, terms.latent, terms.diffusion].map((t) => tf.mean(t))), (x.size / b) * Math.LN2) as tf.Tensor1D;
+          return { loss: tf.sum(perTerm) as tf.Scalar, terms: perTerm };
+        });
+      } finally {
+        tf.dispose([noise.eps0, noise.eps]);
+      }
+    },
+  };
 }

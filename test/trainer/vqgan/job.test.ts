@@ -1,4 +1,4 @@
-// The VQ-GAN run loop: settings split from a run config, batches that depend
+// The VQ-GAN job in the run loop (trainer/run.ts): settings split from a run config, batches that depend
 // on (seed, step) only, metrics.jsonl with per-step codebook numbers and
 // held-out PSNR/SSIM, a stop on the signal that saves, and a resumed run
 // ending bit-identical to an uninterrupted one; no tensors leak.
@@ -10,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../shared/config.ts';
 import { folderSource } from '../../../sampler/node/folder-source.ts';
 import type { ExampleSet } from '../../../trainer/trainer.ts';
-import { batchAt, runVqganTraining, splitVqganTrain, validateVqgan } from '../../../trainer/vqgan/run.ts';
+import { runTraining } from '../../../trainer/run.ts';
+import { batchAt, splitVqganTrain, validateVqgan, vqganJob } from '../../../trainer/vqgan/job.ts';
 import { VqganTrainer } from '../../../trainer/vqgan/trainer.ts';
 import { useBackend } from '../../backends.ts';
 
@@ -62,13 +63,13 @@ describe('VQ-GAN run settings and batches', () => {
   });
 });
 
-describe('runVqganTraining', () => {
+describe('the VQ-GAN job in the run loop', () => {
   it('writes per-step losses, perplexity and restarted codes, held-out PSNR/SSIM and code usage, and a loadable checkpoint', async () => {
     await useBackend('wasm');
     const dir = join(root, 'straight');
     const tr = VqganTrainer.create(CONFIG, 1);
     const logged: string[] = [];
-    expect(await runVqganTraining(tr, SETTINGS, TRAIN, HELD, dir, { log: (l) => logged.push(l) })).toEqual({ interrupted: false });
+    expect(await runTraining(vqganJob(tr, SETTINGS, TRAIN, HELD), dir, { log: (l) => logged.push(l) })).toEqual({ interrupted: false });
     const m = await lines(dir);
     const steps = m.filter((r) => typeof r.aeLoss === 'number');
     expect(steps.map((r) => r.step)).toEqual([1, 2, 3, 4]);
@@ -101,7 +102,7 @@ describe('runVqganTraining', () => {
     // Once every optimiser state exists (GAN on since step 3), validation and more steps allocate nothing that stays.
     const before = tf.memory().numTensors;
     validateVqgan(tr, HELD);
-    await runVqganTraining(tr, { ...SETTINGS, steps: 5 }, TRAIN, HELD, dir);
+    await runTraining(vqganJob(tr, { ...SETTINGS, steps: 5 }, TRAIN, HELD), dir);
     expect(tf.memory().numTensors).toBe(before);
     tr.dispose();
   });
@@ -109,17 +110,17 @@ describe('runVqganTraining', () => {
   it('stops on the signal after saving, and the resumed run ends where an uninterrupted one does, bit for bit', async () => {
     await useBackend('wasm');
     const straight = VqganTrainer.create(CONFIG, 1);
-    await runVqganTraining(straight, SETTINGS, TRAIN, undefined, join(root, 'ref'));
+    await runTraining(vqganJob(straight, SETTINGS, TRAIN), join(root, 'ref'));
 
     const dir = join(root, 'stopped');
     const first = VqganTrainer.create(CONFIG, 1);
     const ctrl = new AbortController();
-    const r = await runVqganTraining(first, SETTINGS, TRAIN, undefined, dir, { signal: ctrl.signal, onStep: (m) => m.step === 2 && ctrl.abort() });
+    const r = await runTraining(vqganJob(first, SETTINGS, TRAIN), dir, { signal: ctrl.signal, onStep: (m) => m.step === 2 && ctrl.abort() });
     expect(r).toEqual({ interrupted: true });
     first.dispose();
     const resumed = await VqganTrainer.load(folderSource(join(dir, 'checkpoint')));
     expect(resumed.step).toBe(2);
-    await runVqganTraining(resumed, SETTINGS, TRAIN, undefined, dir);
+    await runTraining(vqganJob(resumed, SETTINGS, TRAIN), dir);
     expect(resumed.step).toBe(4);
     const state = (t: VqganTrainer) => [...t.ae].map(([k, v]) => [k, Array.from(v.dataSync())]);
     expect(state(resumed)).toEqual(state(straight));
@@ -133,7 +134,7 @@ describe('runVqganTraining', () => {
     await useBackend('wasm');
     const tr = VqganTrainer.create(CONFIG, 1);
     const wrong: ExampleSet = { shape: [S, S, 4, 1], size: 1, get: () => ({ x: new Float32Array(S * S * 4) }) };
-    await expect(runVqganTraining(tr, SETTINGS, wrong, undefined, join(root, 'wrong'))).rejects.toThrow(/training volumes are \[8,8,4,1\], the VQ-GAN trains on \[8,8,8,1\]/);
+    expect(() => vqganJob(tr, SETTINGS, wrong)).toThrow(/training volumes are \[8,8,4,1\], the VQ-GAN trains on \[8,8,8,1\]/);
     tr.dispose();
   });
 });

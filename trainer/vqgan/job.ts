@@ -1,20 +1,16 @@
-// A VQ-GAN training run on disk, laid out like a diffusion run (trainer/run.ts):
-//
-//   <run>/run.json         what was asked (written by the CLI)
-//   <run>/checkpoint/      the whole training state (VqganTrainer.save), replaced atomically
-//   <run>/metrics.jsonl    per logged step: losses, codebook perplexity, restarted
-//                          (dead) codes; per validation: held-out reconstruction
-//                          PSNR and SSIM, and codebook usage on the held-out volumes
+// The VQ-GAN's training (trainer.ts) as a run's job (../run.ts). Its
+// metrics.jsonl rows: per logged step, losses, codebook perplexity and
+// restarted (dead) codes; per validation, held-out reconstruction PSNR and
+// SSIM, and codebook usage on the held-out volumes.
 //
 // Batches are drawn from (seed, step) alone and flips from (seed, step,
 // position), so a resumed run sees the batches an uninterrupted one would.
-import { mkdir } from 'node:fs/promises';
 import { z } from 'zod';
 import { parseConfig } from '../../shared/config.ts';
 import { Rng } from '../../shared/rng.ts';
 import { ssim } from '../evaluate/metrics/ssim.ts';
 import { flip, flipsAt } from '../preprocess/augment.ts';
-import { runWriters } from '../run.ts';
+import type { TrainingJob } from '../run.ts';
 import type { ExampleSet } from '../trainer.ts';
 import { perplexity } from './codebook-ema.ts';
 import type { VqganMetrics, VqganTrainer } from './trainer.ts';
@@ -84,57 +80,29 @@ export function validateVqgan(trainer: VqganTrainer, data: ExampleSet): VqganVal
   return { volumes: volumes.length, psnr: mean(psnr), ssim: mean(ssims), perplexity: perplexity(all, nCodes), usedCodes: used, unusedCodes: nCodes - used };
 }
 
-export interface VqganRunHooks {
-  onStep?: (m: VqganMetrics & { stepsPerSec: number }) => void;
-  log?: (line: string) => void;
-  /** Checked between steps: on abort the state is saved and the run returns. */
-  signal?: AbortSignal;
-}
-
-/** Trains until settings.steps (from trainer.step), then saves. Returns whether it stopped early on the signal. */
-export async function runVqganTraining(
-  trainer: VqganTrainer,
-  settings: VqganRunSettings,
-  train: ExampleSet,
-  validation: ExampleSet | undefined,
-  runDir: string,
-  hooks: VqganRunHooks = {},
-): Promise<{ interrupted: boolean }> {
+/** The job that trains `trainer` under `settings` on `train`, validating on `validation` when given. */
+export function vqganJob(trainer: VqganTrainer, settings: VqganRunSettings, train: ExampleSet, validation?: ExampleSet): TrainingJob<VqganMetrics> {
   const want = [...trainer.config.shape, trainer.config.model.channels];
   for (const [name, set] of [['training', train], ['held-out', validation]] as const) {
     if (set && set.shape.join() !== want.join()) throw new Error(`vqgan run: ${name} volumes are [${set.shape}], the VQ-GAN trains on [${want}]`);
   }
   if (train.size === 0) throw new Error('vqgan run: the training set is empty');
-  const log = hooks.log ?? (() => {});
-  await mkdir(runDir, { recursive: true });
-  const { start, record, save } = runWriters(runDir, trainer, log);
-  await start();
-  const every = (n: number) => n > 0 && trainer.step % n === 0;
-
-  let windowStart = performance.now();
-  let windowSteps = 0;
-  while (trainer.step < settings.steps) {
-    if (hooks.signal?.aborted) {
-      await save();
-      return { interrupted: true };
-    }
-    const m = trainer.trainStep(batchAt(train, trainer.seed, trainer.step, settings));
-    windowSteps++;
-    const stepsPerSec = (windowSteps * 1000) / (performance.now() - windowStart);
-    hooks.onStep?.({ ...m, stepsPerSec });
-    if (every(settings.logEvery) || trainer.step === settings.steps) {
-      await record({ ...m, stepsPerSec });
-      windowStart = performance.now();
-      windowSteps = 0;
-    }
-    if (validation && (every(settings.validateEvery) || trainer.step === settings.steps)) {
-      const v = validateVqgan(trainer, validation);
-      await record({ step: trainer.step, validation: v });
-      log(`step ${trainer.step}: held-out PSNR ${v.psnr.toFixed(2)} dB, SSIM ${v.ssim.toFixed(4)}, codebook perplexity ${v.perplexity.toFixed(1)}, ${v.unusedCodes} of ${trainer.config.model.nCodes} codes unused`);
-    }
-    if (every(settings.checkpointEvery)) await save();
-    await new Promise((resolve) => setImmediate(resolve)); // let signal handlers run
-  }
-  if (!every(settings.checkpointEvery)) await save();
-  return { interrupted: false };
+  const nCodes = trainer.config.model.nCodes;
+  return {
+    get step() {
+      return trainer.step;
+    },
+    plan: { ...settings, previewEvery: 0 },
+    trainStep: () => {
+      const metrics = trainer.trainStep(batchAt(train, trainer.seed, trainer.step, settings));
+      return { metrics, loss: metrics.aeLoss };
+    },
+    validate: validation
+      ? () => {
+          const v = validateVqgan(trainer, validation);
+          return { validation: v, line: `held-out PSNR ${v.psnr.toFixed(2)} dB, SSIM ${v.ssim.toFixed(4)}, codebook perplexity ${v.perplexity.toFixed(1)}, ${v.unusedCodes} of ${nCodes} codes unused` };
+        }
+      : undefined,
+    save: () => trainer.save(),
+  };
 }
