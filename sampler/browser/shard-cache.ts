@@ -4,6 +4,7 @@
 // cache-store.ts). Every shard is checked against the manifest's sha256 before
 // it is stored and when it is read back (a bad entry is dropped and fetched
 // anew); the loader checks once more, as for any source.
+import { CheckpointError } from '../../shared/checkpoint/errors.ts';
 import { sha256Hex } from '../../shared/checkpoint/shard.ts';
 import type { CheckpointSource } from '../../shared/checkpoint/types.ts';
 import { urlSource } from '../url-source.ts';
@@ -54,6 +55,9 @@ export function cachedSource(model: string, deps: CacheDeps & { onShard?: (file:
       const entry = shards.get(file);
       const key = c && entry ? shardKey(base, entry) : undefined;
       const hit = key ? await readCachedShard(c!, key, entry!) : undefined;
+      if (hit && maxBytes !== undefined && hit.length > maxBytes) {
+        throw new CheckpointError(`${base}/${file}`, `file is ${hit.length} bytes, more than the expected ${maxBytes}`);
+      }
       if (hit) {
         stats.cached++;
         deps.onShard?.(file, true);
