@@ -14,6 +14,17 @@ export function int(name: string, v: string | undefined): number | undefined {
   return Number(v);
 }
 
+/** The parseArgs options for `--threads N` and its former name `--workers`, which still works. */
+export const THREAD_FLAGS = { threads: { type: 'string' }, workers: { type: 'string' } } as const;
+
+/** The `--threads` text (or the old `--workers`, noted on the log); both at once is an error. */
+export function threadsFlag(values: { threads?: string; workers?: string }, log: (line: string) => void): string | undefined {
+  if (values.workers === undefined) return values.threads;
+  if (values.threads !== undefined) throw new BadInputError('--workers is the old name of --threads: give one of them');
+  log('note: --workers is now --threads (the old name still works)');
+  return values.workers;
+}
+
 /** A finite number option, or undefined when absent. */
 export function num(name: string, v: string | undefined): number | undefined {
   if (v === undefined) return undefined;

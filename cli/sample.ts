@@ -13,7 +13,7 @@ import { writeCheckpointFolder } from '../sampler/node/checkpoint-folder.ts';
 import { createSamplerPool } from '../sampler/node/pool.ts';
 import { PRESETS } from '../trainer/presets.ts';
 import { untrainedCheckpoint } from '../trainer/untrained.ts';
-import { asBadInput, checkOutputFile, int, num, progressBar, writeStdout } from './args.ts';
+import { asBadInput, checkOutputFile, int, num, progressBar, THREAD_FLAGS, threadsFlag, writeStdout } from './args.ts';
 import { DEFAULT_MODEL } from '../sampler/node/package-files.ts';
 
 
@@ -45,7 +45,7 @@ export async function sample(args: string[], log: (s: string) => void): Promise<
       guidance: { type: 'string' },
       label: { type: 'string' },
       backend: { type: 'string' },
-      workers: { type: 'string' },
+      ...THREAD_FLAGS,
       format: { type: 'string' },
       json: { type: 'boolean' },
       quiet: { type: 'boolean' },
@@ -75,8 +75,8 @@ export async function sample(args: string[], log: (s: string) => void): Promise<
     guidance: num('guidance', values.guidance),
     label,
   };
-  const workers = int('workers', values.workers);
-  if (workers === 0) throw new BadInputError('--workers must be at least 1');
+  const threads = int('threads', threadsFlag(values, log));
+  if (threads === 0) throw new BadInputError('--threads must be at least 1');
 
   // Ctrl-C from here on cancels cleanly (exit 130, no file), during loading too.
   const ctrl = new AbortController();
@@ -100,9 +100,9 @@ export async function sample(args: string[], log: (s: string) => void): Promise<
       log(`model: ${m.name} (${m.kind}, ${m.modality}, ${m.data.shape.join('x')}, ${m.quantization})`);
       const plan = planGeneration(model, options);
       // Several images: one thread per core (each its own wasm instance), unless told otherwise.
-      const threads = Math.min(workers ?? availableParallelism(), plan.count);
+      const poolSize = Math.min(threads ?? availableParallelism(), plan.count);
       const bar = progressBar(quiet, 'sampling');
-      const pool = threads > 1 ? await createSamplerPool(modelSource, { workers: threads, backend: backend.name }) : undefined;
+      const pool = poolSize > 1 ? await createSamplerPool(modelSource, { threads: poolSize, backend: backend.name }) : undefined;
       if (pool) log(`sampling on ${pool.size} threads`);
       let result;
       try {

@@ -20,7 +20,7 @@ import type { LoadedModel } from './load.ts';
 
 /** Library options: a sampling request (shared/request-plan.ts) plus how to run it. */
 export interface GenerateOptions extends SampleOptions {
-  /** Index of the first image: image i draws noise stream first + i, so a batch split across workers gives the same images. */
+  /** Index of the first image: image i draws noise stream first + i, so a batch split across threads gives the same images. */
   first?: number;
   /** Images per network call. */
   batchSize?: number;

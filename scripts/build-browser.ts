@@ -110,7 +110,7 @@ async function buildLocked(outdir: string, ifStale: boolean): Promise<BuildResul
   const [page, worker] = await Promise.all([
     build({ ...common, entryPoints: ['sampler/browser/index.ts'], outfile: join(outdir, 'medsynth.js'), format: 'esm' }),
     // A classic script: it also loads through importScripts from a blob when the page is on another origin.
-    build({ ...common, entryPoints: ['sampler/browser/worker.ts'], outfile: join(outdir, 'medsynth-worker.js'), format: 'iife' }),
+    build({ ...common, entryPoints: ['sampler/browser/web-worker.ts'], outfile: join(outdir, 'medsynth-worker.js'), format: 'iife' }),
   ]);
   const wasmDir = join(dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist');
   await Promise.all(WASM_FILES.map((f) => copyFile(join(wasmDir, f), join(outdir, f))));

@@ -27,7 +27,7 @@ export const ServerConfigSchema = z.strictObject({
       maxClients: positiveInt.default(10_000).describe('clients the rate limit remembers at once; the least recently seen are forgotten first'),
     })
     .prefault({}),
-  maxConcurrent: positiveInt.max(64).default(1).describe('generations running at once (Node: default --workers, one per core)'),
+  maxConcurrent: positiveInt.max(64).default(1).describe('generations running at once (Node: default --threads, one per core)'),
   maxQueued: z.number().int().min(0).max(1024).default(8).describe('requests waiting for a slot; beyond this 503 with Retry-After'),
   retryAfterSeconds: positiveInt.max(3600).default(5).describe('Retry-After (s) sent with 503 when the queue is full'),
   timeoutMs: positiveInt.max(60 * 60_000).default(120_000).describe('time limit of one sampling request in ms, queueing included (504 beyond)'),

@@ -9,4 +9,4 @@ export type { SampleService } from './sample-service.ts';
 export { folderStorage } from './node/folder-storage.ts';
 export { localSampler, type LocalSampler, type LocalSamplerOptions } from './node/local-sampler.ts';
 export { r2Storage, type R2BucketLike } from './r2-storage.ts';
-export { startServer, type RunningServer } from './node.ts';
+export { startServer, type RunningServer } from './node/start-server.ts';

@@ -3,7 +3,7 @@
 // (bench/results/browser-<time>.json).
 //   tsx bench/browser/browser.ts [--model default] [--warmup 2] [--runs 5] [--steps N] [--quick] [--out file.json]
 //
-// The real HTTP app (worker/node.ts) serves models/ and the browser bundle on
+// The real HTTP app (worker/node/start-server.ts) serves models/ and the browser bundle on
 // 127.0.0.1; headless Debian chromium (the browser suites' launch, fresh
 // profile) opens the demo page, so the page is cross-origin isolated as a
 // visitor's is, and drives createGenerator() from /browser/medsynth.js with
@@ -36,7 +36,7 @@ import { selectBackend } from '../../sampler/backend.ts';
 import { generate, type GenerateOptions } from '../../sampler/generate.ts';
 import { loadModel, type LoadedModel } from '../../sampler/load.ts';
 import { writeFileAtomic } from '../../sampler/node/atomic-file.ts';
-import { startServer, type RunningServer } from '../../worker/node.ts';
+import { startServer, type RunningServer } from '../../worker/node/start-server.ts';
 import { buildBrowser } from '../../scripts/build-browser.ts';
 // The one definition of how this project runs Chromium (flags, fresh profile), shared with the browser suites.
 import { launchChromium, NO_CHROMIUM, type Browser } from '../../test/browser/chromium.ts';

@@ -30,11 +30,11 @@ const backend = parseBackendName(values.backend ?? 'wasm');
 const cores = availableParallelism();
 
 const configs = [];
-for (let workers = 1; workers <= cores; workers++) {
-  const pool = await createSamplerPool(model, { workers, backend });
+for (let threads = 1; threads <= cores; threads++) {
+  const pool = await createSamplerPool(model, { threads, backend });
   try {
     const options = { count, steps, seed: 0, batchSize: 1 };
-    await pool.generate({ ...options, count: workers }); // warm-up: every thread compiles its kernels once
+    await pool.generate({ ...options, count: threads }); // warm-up: every thread compiles its kernels once
     const seconds: number[] = [];
     for (let r = 0; r < runs; r++) {
       const t0 = performance.now();
@@ -42,8 +42,8 @@ for (let workers = 1; workers <= cores; workers++) {
       seconds.push((performance.now() - t0) / 1000);
     }
     const s = median(seconds)!;
-    configs.push({ workers, seconds: seconds.map(round1), medianSeconds: round1(s), imagesPerSecond: Math.round((count / s) * 1000) / 1000 });
-    console.log(`${workers} thread(s): ${(count / s).toFixed(3)} images/s (median of ${runs}, ${count} images x ${steps} steps)`);
+    configs.push({ threads, seconds: seconds.map(round1), medianSeconds: round1(s), imagesPerSecond: Math.round((count / s) * 1000) / 1000 });
+    console.log(`${threads} thread(s): ${(count / s).toFixed(3)} images/s (median of ${runs}, ${count} images x ${steps} steps)`);
   } finally {
     await pool.close();
   }

@@ -19,7 +19,7 @@
 //
 //   tsx bench/sampling/steps.ts [--model models/default] [--count 32] [--reference-steps 300]
 //     [--steps 10,15,20,25,50] [--samplers dpm-solver++,ddim:1] [--permutations 40]
-//     [--workers N] [--backend wasm] [--batch 4] [--seed 0] [--out file.json] [--write-manifest] [--quick]
+//     [--threads N] [--backend wasm] [--batch 4] [--seed 0] [--out file.json] [--write-manifest] [--quick]
 //
 // This is long on a CPU: at N = 32 on the 64x64 default model, the two
 // DDPM-300 sets are 19200 image-steps and the default curve 7680 more
@@ -82,7 +82,7 @@ function settingsFrom(argv: string[]) {
       steps: text,
       samplers: text,
       permutations: text,
-      workers: text,
+      threads: text,
       backend: text,
       batch: text,
       seed: text,
@@ -104,7 +104,7 @@ function settingsFrom(argv: string[]) {
     steps: ints('steps', values.steps, quick ? [2, 3] : [10, 15, 20, 25, 50]),
     samplers,
     permutations: one('permutations', values.permutations, quick ? 4 : 40),
-    workers: one('workers', values.workers, quick ? 1 : availableParallelism()),
+    threads: one('threads', values.threads, quick ? 1 : availableParallelism()),
     backend: parseBackendName(values.backend ?? 'wasm'),
     batch: one('batch', values.batch, 4),
     seed: seedOf(values.seed),
@@ -193,7 +193,7 @@ export async function main(argv: string[]): Promise<string> {
   const s = settingsFrom(argv);
   const loadStart = loadavg();
   const manifest = JSON.parse(await readFile(join(s.model, 'manifest.json'), 'utf8'));
-  const pool = await createSamplerPool(s.model, { workers: s.workers, backend: s.backend });
+  const pool = await createSamplerPool(s.model, { threads: s.threads, backend: s.backend });
   let report;
   try {
     const base = { count: s.count, batchSize: s.batch };
@@ -240,7 +240,7 @@ export async function main(argv: string[]): Promise<string> {
         permutations: s.permutations,
         seeds: { reference: s.seed, floor: s.seed + 1, fastSamplers: s.seed + 2 },
         backend: pool.backend,
-        workers: pool.size,
+        threads: pool.size,
         batch: s.batch,
         swd: s.swd,
         crossMsSsimPairs: 256,

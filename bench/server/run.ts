@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendName } from '../../sampler/backend.ts';
 import type { ServerConfigInput } from '../../worker/config.ts';
-import { startServer } from '../../worker/node.ts';
+import { startServer } from '../../worker/node/start-server.ts';
 import { mean, percentile, round1 } from '../common/stats.ts';
 
 export interface Scenario {

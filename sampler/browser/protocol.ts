@@ -1,6 +1,9 @@
-// The messages between the page (generator.ts) and the generation worker
-// (worker.ts). Type-only: nothing here pulls tfjs into the page's bundle.
-import type { ErrorRecord } from '../../shared/error-record.ts';
+// The page's calls to its Web Worker (generator.ts -> web-worker.ts), in the
+// one protocol of sampler/protocol.ts: `generate` answers with images,
+// reporting backend, download and step progress; `memory` with a report;
+// `unload` and `cancel` with done. Type-only: nothing here pulls tfjs into
+// the page's bundle.
+import type { Call, CancelCall, Reply as ThreadReply } from '../protocol.ts';
 import type { GeneratedImage } from '../encode/types.ts';
 import type { GenerateOptions } from '../generate.ts';
 
@@ -51,11 +54,11 @@ export interface MemoryReport {
 }
 
 export type Request =
-  | { id: number; type: 'generate'; model: string; options: BrowserGenerateOptions }
-  | { id: number; type: 'cancel'; target: number }
-  | { id: number; type: 'memory' }
+  | Call<{ type: 'generate'; model: string; options: BrowserGenerateOptions }>
+  | CancelCall
+  | Call<{ type: 'memory' }>
   /** Frees every loaded model. */
-  | { id: number; type: 'unload' };
+  | Call<{ type: 'unload' }>;
 
 /** How the page sets the worker up; sent once, first. */
 export interface WorkerInit {
@@ -68,9 +71,4 @@ export interface WorkerInit {
 
 
 
-export type Reply =
-  | { id: number; type: 'progress'; progress: Progress }
-  | { id: number; type: 'result'; result: BrowserGenerateResult }
-  | { id: number; type: 'memory'; memory: MemoryReport }
-  | { id: number; type: 'done' }
-  | { id: number; type: 'error'; error: ErrorRecord };
+export type Reply = ThreadReply<BrowserGenerateResult, Progress> | { id: number; type: 'memory'; memory: MemoryReport };

@@ -1,17 +1,10 @@
-// Messages between the sampler pool (pool.ts) and its threads (pool-worker.ts).
-import type { ErrorRecord } from '../../shared/error-record.ts';
+// The pool's calls (sampler/protocol.ts): `init` loads the model on the
+// thread's backend and answers with the backend's name; `generate` answers
+// with a GenerateResult, reporting sampler steps.
 import type { BackendName } from '../backend.ts';
-import type { GenerateOptions, GenerateResult } from '../generate.ts';
+import type { GenerateOptions, GenerateProgress, GenerateResult } from '../generate.ts';
+import type { Call, CancelCall, Reply } from '../protocol.ts';
 
+export type ToThread = Call<{ type: 'init'; model: string; backend?: BackendName }> | Call<{ type: 'generate'; options: GenerateOptions }> | CancelCall;
 
-export type ToWorker =
-  | { type: 'init'; model: string; backend?: BackendName }
-  | { type: 'generate'; id: number; options: GenerateOptions }
-  | { type: 'cancel'; id: number };
-
-export type FromWorker =
-  | { type: 'ready'; backend: string }
-  | { type: 'failed'; error: ErrorRecord }
-  | { type: 'progress'; id: number; step: number; totalSteps: number }
-  | { type: 'done'; id: number; result: GenerateResult }
-  | { type: 'error'; id: number; error: ErrorRecord };
+export type FromThread = Reply<{ backend: string }, never> | Reply<GenerateResult, GenerateProgress>;

@@ -9,7 +9,7 @@ import { ConfigError } from '../../shared/config.ts';
 import type { BackendName } from '../backend.ts';
 import type { GenerateOptions, GenerateProgress, GenerateResult } from '../generate.ts';
 import { fromErrorRecord } from '../../shared/error-record.ts';
-import type { FromWorker, ToWorker } from './pool-protocol.ts';
+import type { FromThread, ToThread } from './pool-protocol.ts';
 
 export interface SamplerPool {
   /** Threads in the pool. */
@@ -22,13 +22,13 @@ export interface SamplerPool {
 
 export interface PoolOptions {
   /** Threads; default one per core (os.availableParallelism()). */
-  workers?: number;
+  threads?: number;
   /** Forced backend for every thread (default: Node's order, as selectBackend). */
   backend?: BackendName;
 }
 
-// From a checkout the thread runs the TypeScript through tsx (pool-thread.js); compiled, the JS directly.
-const THREAD = import.meta.url.endsWith('.ts') ? new URL('./pool-thread.js', import.meta.url) : new URL('./pool-worker.js', import.meta.url);
+// From a checkout the thread runs the TypeScript through tsx (pool-thread-tsx.js); compiled, the JS directly.
+const THREAD = import.meta.url.endsWith('.ts') ? new URL('./pool-thread-tsx.js', import.meta.url) : new URL('./pool-thread.js', import.meta.url);
 
 /** [first, count] slices of `count` images over `parts` threads, as equal as possible, none empty. */
 export function splitCount(count: number, parts: number): [number, number][] {
@@ -45,12 +45,12 @@ export function splitCount(count: number, parts: number): [number, number][] {
   return out;
 }
 
+/** One thread and its calls in flight (ids from 1; the init call is 0). */
 class Thread {
-  private readonly listeners = new Map<number, (m: FromWorker) => void>();
+  private readonly listeners = new Map<number, (m: FromThread) => void>();
+  private nextId = 1;
   private constructor(readonly worker: Worker) {
-    worker.on('message', (m: FromWorker) => {
-      if ('id' in m) this.listeners.get(m.id)?.(m);
-    });
+    worker.on('message', (m: FromThread) => this.listeners.get(m.id)?.(m));
   }
 
   static start(model: string, backend: BackendName | undefined): Promise<{ thread: Thread; backend: string }> {
@@ -62,19 +62,20 @@ class Thread {
       };
       worker.once('error', fail);
       worker.once('exit', (code) => fail(new Error(`sampler thread exited (code ${code}) while loading ${model}`)));
-      worker.once('message', (m: FromWorker) => {
+      worker.once('message', (m: FromThread) => {
         worker.removeAllListeners('error');
         worker.removeAllListeners('exit');
-        if (m.type === 'ready') resolve({ thread: new Thread(worker), backend: m.backend });
-        else fail(m.type === 'failed' ? fromErrorRecord(m.error) : new Error(`sampler thread: unexpected message ${m.type}`));
+        if (m.id === 0 && m.type === 'result' && 'backend' in m.result) resolve({ thread: new Thread(worker), backend: m.result.backend });
+        else fail(m.type === 'error' ? fromErrorRecord(m.error) : new Error(`sampler thread: unexpected reply ${m.type} to init`));
       });
-      worker.postMessage({ type: 'init', model, backend } satisfies ToWorker);
+      worker.postMessage({ id: 0, type: 'init', model, backend } satisfies ToThread);
     });
   }
 
-  run(id: number, options: GenerateOptions, onProgress: (p: GenerateProgress) => void, signal?: AbortSignal): Promise<GenerateResult> {
+  run(options: GenerateOptions, onProgress: (p: GenerateProgress) => void, signal?: AbortSignal): Promise<GenerateResult> {
+    const id = this.nextId++;
     return new Promise((resolve, reject) => {
-      const cancel = () => this.worker.postMessage({ type: 'cancel', id } satisfies ToWorker);
+      const cancel = () => this.worker.postMessage({ id: this.nextId++, type: 'cancel', target: id } satisfies ToThread);
       const died = (code: number) => finish(() => reject(new Error(`sampler thread exited (code ${code}) during generation`)));
       const finish = (settle: () => void) => {
         this.listeners.delete(id);
@@ -83,21 +84,21 @@ class Thread {
         settle();
       };
       this.listeners.set(id, (m) => {
-        if (m.type === 'progress') onProgress(m);
-        else if (m.type === 'done') finish(() => resolve(m.result));
+        if (m.type === 'progress') onProgress(m.progress);
+        else if (m.type === 'result') finish(() => resolve(m.result as GenerateResult));
         else if (m.type === 'error') finish(() => reject(fromErrorRecord(m.error)));
       });
       this.worker.on('exit', died);
       signal?.addEventListener('abort', cancel, { once: true });
-      this.worker.postMessage({ type: 'generate', id, options } satisfies ToWorker);
+      this.worker.postMessage({ id, type: 'generate', options } satisfies ToThread);
     });
   }
 }
 
-/** Starts `workers` threads, each loading `model` (a folder or URL) once. */
+/** Starts `threads` threads, each loading `model` (a folder or URL) once. */
 export async function createSamplerPool(model: string, opts: PoolOptions = {}): Promise<SamplerPool> {
-  const size = opts.workers ?? availableParallelism();
-  if (!Number.isInteger(size) || size < 1 || size > 256) throw new ConfigError('workers', `expected an integer in 1..256, got ${size}`);
+  const size = opts.threads ?? availableParallelism();
+  if (!Number.isInteger(size) || size < 1 || size > 256) throw new ConfigError('threads', `expected an integer in 1..256, got ${size}`);
   const started = await Promise.allSettled(Array.from({ length: size }, () => Thread.start(model, opts.backend)));
   const threads = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value.thread] : []));
   const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
@@ -106,7 +107,6 @@ export async function createSamplerPool(model: string, opts: PoolOptions = {}): 
     throw failed.reason;
   }
   const backend = (started[0] as PromiseFulfilledResult<{ backend: string }>).value.backend;
-  let nextId = 0;
   let nextThread = 0; // rotates, so concurrent small requests land on different threads
   return {
     size,
@@ -124,7 +124,6 @@ export async function createSamplerPool(model: string, opts: PoolOptions = {}): 
       const results = await Promise.all(
         slices.map(([offset, n], k) =>
           threads[(start + k) % threads.length].run(
-            nextId++,
             { ...options, first: first + offset, count: n },
             (p) => {
               done[k] = p.step;

@@ -27,7 +27,7 @@ describe('bench/bench.ts', () => {
     });
     expect(Object.keys(report.parts)).toEqual(['pool', 'train']);
     // Each part's own report, whole: the pool's thread counts, the trainer's preset.
-    expect(report.parts.pool.report.configs[0]).toMatchObject({ workers: 1, imagesPerSecond: positive, speedup: 1 });
+    expect(report.parts.pool.report.configs[0]).toMatchObject({ threads: 1, imagesPerSecond: positive, speedup: 1 });
     expect(report.parts.train.report.results[0]).toMatchObject({ preset: 'tiny-mri-2d-16', backend: 'wasm', secondsPerStep: positive });
   }, 300_000);
 

@@ -28,7 +28,7 @@ describe('bench/sampling/steps --quick', () => {
     const report = JSON.parse(await readFile(out, 'utf8'));
     expect(report).toMatchObject({
       bench: 'steps',
-      settings: { count: 4, referenceSteps: 8, steps: [2, 3], samplers: ['dpm-solver++', 'ddim:1'], permutations: 4, workers: 1 },
+      settings: { count: 4, referenceSteps: 8, steps: [2, 3], samplers: ['dpm-solver++', 'ddim:1'], permutations: 4, threads: 1 },
       reference: { sampler: 'ddpm', steps: 8 },
       floor: { swd: positive, crossMsSsim: finite, threshold: { swd: positive } },
       manifestWritten: false,

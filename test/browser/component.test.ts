@@ -14,7 +14,7 @@ import { gunzipSync } from 'fflate';
 import type { Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeCheckpointFolder } from '../../sampler/node/checkpoint-folder.ts';
-import { startServer, type RunningServer } from '../../worker/node.ts';
+import { startServer, type RunningServer } from '../../worker/node/start-server.ts';
 import { tinyFiles } from '../helpers/tiny-models.ts';
 import { ARTIFACTS, ensureBundle, launchChromium, NO_CHROMIUM, type Browser } from './chromium.ts';
 

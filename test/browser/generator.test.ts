@@ -13,7 +13,7 @@ import { memorySource } from '../../shared/checkpoint/index.ts';
 import { generate } from '../../sampler/generate.ts';
 import { loadModel } from '../../sampler/load.ts';
 import { writeCheckpointFolder } from '../../sampler/node/checkpoint-folder.ts';
-import { startServer, type RunningServer } from '../../worker/node.ts';
+import { startServer, type RunningServer } from '../../worker/node/start-server.ts';
 import { useBackend } from '../backends.ts';
 import { tinyFiles } from '../helpers/tiny-models.ts';
 import { ensureBundle, launchChromium, NO_CHROMIUM, type Browser } from './chromium.ts';

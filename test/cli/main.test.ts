@@ -86,15 +86,23 @@ describe('medsynth sample', () => {
     expect([png.width, png.height, png.depth, png.channels]).toEqual([33, 33, 8, 1]);
   });
 
-  it('--workers 2 splits the images over two threads and writes the same bytes as one thread', async () => {
+  it('--threads 2 splits the images over two threads and writes the same bytes as one thread', async () => {
     const dir = await outDir();
     const args = ['sample', '--model', model2d, '--backend', 'wasm', '--quiet', '--steps', '3', '--count', '3', '--seed', '4'];
-    const two = await cli(...args, '--out', join(dir, 'two.png'), '--workers', '2');
+    const two = await cli(...args, '--out', join(dir, 'two.png'), '--threads', '2');
     expect(two.err).toEqual([]);
     expect(two.log).toContain('sampling on 2 threads');
-    const one = await cli(...args, '--out', join(dir, 'one.png'), '--workers', '1');
+    const one = await cli(...args, '--out', join(dir, 'one.png'), '--threads', '1');
     expect(one.log.join('\n')).not.toMatch(/threads/);
     expect(Buffer.compare(await readFile(join(dir, 'two.png')), await readFile(join(dir, 'one.png')))).toBe(0);
+    // The flag's old name still works, with a note; both at once is a usage error.
+    const old = await cli(...args, '--out', join(dir, 'old.png'), '--workers', '2');
+    expect(old.code).toBe(0);
+    expect(old.log).toContain('note: --workers is now --threads (the old name still works)');
+    expect(Buffer.compare(await readFile(join(dir, 'old.png')), await readFile(join(dir, 'one.png')))).toBe(0);
+    const both = await cli(...args, '--out', join(dir, 'both.png'), '--workers', '2', '--threads', '2');
+    expect(both.code).toBe(2);
+    expect(both.err.join('\n')).toMatch(/--workers is the old name of --threads: give one of them/);
   });
 
   it('a 3D CT to .nii.gz: W, H, D dims, spacing reversed, float32 HU equal to generate() with the same options', async () => {

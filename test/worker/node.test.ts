@@ -19,7 +19,7 @@ import { writeCheckpointFolder } from '../../sampler/node/checkpoint-folder.ts';
 import { urlSource } from '../../sampler/url-source.ts';
 import { fromBase64 } from '../../worker/http/base64.ts';
 import { readSse } from '../../worker/http/sse.ts';
-import { startServer, type RunningServer } from '../../worker/node.ts';
+import { startServer, type RunningServer } from '../../worker/node/start-server.ts';
 import { serve } from '../../cli/serve.ts';
 import { tinyCheckpointFiles } from './fixtures.ts';
 
@@ -132,7 +132,7 @@ describe('Node server', () => {
   });
 
   it('with a thread pool: the same PNG as the library, and concurrent requests run at once', async () => {
-    const pooled = await startServer({ modelsDir: dir, port: 0, host: '127.0.0.1', backend: 'cpu', workers: 2, shutdownGraceMs: 2000 });
+    const pooled = await startServer({ modelsDir: dir, port: 0, host: '127.0.0.1', backend: 'cpu', threads: 2, shutdownGraceMs: 2000 });
     try {
       const post = (body: unknown) =>
         fetch(`${pooled.url}/v1/models/tiny/samples`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
@@ -286,7 +286,7 @@ describe('medsynth serve', () => {
   it('takes its limits from flags and MEDSYNTH_* variables, a flag over its variable, and names a bad one', async () => {
     const key = 'k'.repeat(16);
     const env = { MEDSYNTH_MAX_STEPS: '50', MEDSYNTH_RATE_REQUESTS: '1', MEDSYNTH_API_KEY: key };
-    const running = await serve(['--models', dir, '--port', '0', '--host', '127.0.0.1', '--backend', 'cpu', '--workers', '1', '--max-steps', '3'], () => {}, env);
+    const running = await serve(['--models', dir, '--port', '0', '--host', '127.0.0.1', '--backend', 'cpu', '--threads', '1', '--max-steps', '3'], () => {}, env);
     const post = (body: string, headers: Record<string, string> = {}) =>
       fetch(`${running.url}/v1/models/tiny/samples`, { method: 'POST', headers: { 'Content-Type': 'application/json', ...headers }, body });
     try {
@@ -316,7 +316,7 @@ describe('medsynth serve', () => {
     };
     const [envPort, flagPort] = [await free(), await free()];
     for (const [args, expected] of [[[], envPort], [['--port', String(flagPort)], flagPort]] as const) {
-      const running = await serve([...args, '--host', '127.0.0.1', '--backend', 'cpu', '--workers', '1'], () => {}, { PORT: String(envPort) });
+      const running = await serve([...args, '--host', '127.0.0.1', '--backend', 'cpu', '--threads', '1'], () => {}, { PORT: String(envPort) });
       try {
         expect(new URL(running.url).port).toBe(String(expected));
         expect((await fetch(`${running.url}/healthz`)).status).toBe(200);

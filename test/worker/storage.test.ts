@@ -18,7 +18,7 @@ import { memoryStorage } from './fixtures.ts';
 const SHARD = 'weights-00000.msgpack';
 const bytes = (n: number, seed: number) => Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff);
 /** Two models; the shard spans several of every storage's chunks. */
-const MODELS = new Map([
+const MODELS = new Map<string, Map<string, Uint8Array>>([
   ['alpha', new Map([['manifest.json', new TextEncoder().encode('{"name":"alpha"}')], [SHARD, bytes(300_000, 1)]])],
   ['beta-2', new Map([['manifest.json', new TextEncoder().encode('{"name":"beta"}')]])],
 ]);
@@ -63,7 +63,12 @@ const IMPLEMENTATIONS: [string, () => Promise<Harness>][] = [
       const proxied: R2BucketLike = {
         head: (key) => bucket.head(key),
         list: (o) => bucket.list(o),
-        get: (key, o) => bucket.get(key, o?.onlyIf ? { ...o, onlyIf: new MiniflareHeaders([...o.onlyIf]) as unknown as Headers } : o),
+        get: (key, o) => {
+          if (!o?.onlyIf) return bucket.get(key, o);
+          const onlyIf = new MiniflareHeaders();
+          o.onlyIf.forEach((v, k) => onlyIf.set(k, v));
+          return bucket.get(key, { ...o, onlyIf: onlyIf as unknown as Headers });
+        },
       };
       return { storage: r2Storage(proxied), replace: async (id, f, b) => void (await bucket.put(`${id}/${f}`, b)), dispose: () => mf.dispose() };
     },

@@ -18,7 +18,7 @@ import { urlSource } from '../../sampler/url-source.ts';
 import { buildBrowser } from '../../scripts/build-browser.ts';
 import { bundleWorker } from '../../worker/bundle.ts';
 import { readSse } from '../../worker/http/sse.ts';
-import { startServer, type RunningServer } from '../../worker/node.ts';
+import { startServer, type RunningServer } from '../../worker/node/start-server.ts';
 import { fakeSampler, memoryStorage, tinyCheckpointFiles } from './fixtures.ts';
 import { createApp } from '../../worker/app.ts';
 

@@ -1,7 +1,7 @@
 // SampleService on this machine: checkpoints from the models folder, loaded
 // once and cached, generated with tfjs on the backend selected at start-up
 // (or, for a library user who selected none, the best one at first load),
-// encoded as asked. With `workers` > 1 each loaded model also gets a pool of
+// encoded as asked. With `threads` > 1 each loaded model also gets a pool of
 // sampler threads (sampler/node/pool.ts, one wasm instance per core), so
 // generation uses every core and never blocks the server's event loop; the
 // main thread's copy only checks requests. Failures become HttpErrors whose messages name the model
@@ -34,11 +34,11 @@ interface Loaded {
   dispose(): Promise<void>;
 }
 
-async function loadWithPool(dir: string, workers: number, backend: BackendName | undefined): Promise<Loaded> {
+async function loadWithPool(dir: string, threads: number, backend: BackendName | undefined): Promise<Loaded> {
   await ensureBackend(backend); // a library user's mounted app may not have selected one
   const model = await loadModel(dir);
   try {
-    const pool = workers > 1 ? await createSamplerPool(dir, { workers, backend }) : undefined;
+    const pool = threads > 1 ? await createSamplerPool(dir, { threads, backend }) : undefined;
     const dispose = async () => {
       model.dispose();
       await pool?.close();
@@ -53,7 +53,7 @@ async function loadWithPool(dir: string, workers: number, backend: BackendName |
 export interface LocalSamplerOptions {
   maxLoadedModels?: number;
   /** Sampler threads per loaded model; 1 generates on the main thread. */
-  workers?: number;
+  threads?: number;
   /** The backend the threads run, and the main thread's when the caller has not selected one (default: the best). */
   backend?: BackendName;
 }
@@ -67,8 +67,8 @@ export function localSampler(modelsDir: string, opts: LocalSamplerOptions = {}):
       return 'unreadable'; // the load that follows reports why
     }
   };
-  const workers = opts.workers ?? 1;
-  const cache = new ModelCache((id) => loadWithPool(join(modelsDir, id), workers, opts.backend), versionOf, opts.maxLoadedModels ?? 2);
+  const threads = opts.threads ?? 1;
+  const cache = new ModelCache((id) => loadWithPool(join(modelsDir, id), threads, opts.backend), versionOf, opts.maxLoadedModels ?? 2);
 
   return {
     async sample(id, job, { signal, onProgress }) {

@@ -20,7 +20,7 @@ beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'medsynth-pool-'));
   modelDir = join(root, 'tiny');
   await writeCheckpointFolder(modelDir, (await tinyFiles('ddpm-unet2d', { labels: ['a', 'b'] })).files);
-  pool = await createSamplerPool(modelDir, { workers: 2, backend: 'wasm' });
+  pool = await createSamplerPool(modelDir, { threads: 2, backend: 'wasm' });
 }, 60_000);
 afterAll(async () => {
   await pool?.close();
@@ -69,6 +69,6 @@ describe('sampler pool on wasm', () => {
   });
 
   it('a model that cannot load fails the pool with the loader’s error', async () => {
-    await expect(createSamplerPool(join(root, 'missing'), { workers: 2, backend: 'wasm' })).rejects.toThrow(/missing.*manifest\.json/);
+    await expect(createSamplerPool(join(root, 'missing'), { threads: 2, backend: 'wasm' })).rejects.toThrow(/missing.*manifest\.json/);
   });
 });

@@ -16,7 +16,7 @@ import { writeCheckpointFolder } from '../../../sampler/node/checkpoint-folder.t
 import { diskCache } from '../../../sampler/node/disk-cache.ts';
 import { folderSource } from '../../../sampler/node/folder-source.ts';
 import { urlSource } from '../../../sampler/url-source.ts';
-import { startServer, type RunningServer } from '../../../worker/node.ts';
+import { startServer, type RunningServer } from '../../../worker/node/start-server.ts';
 import { sampleCheckpoint } from './fixtures.ts';
 
 let files: Map<string, Uint8Array>;

@@ -5,14 +5,14 @@ import type { AddressInfo, Socket } from 'node:net';
 import { stat } from 'node:fs/promises';
 import { createAdaptorServer } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
-import { BadInputError } from '../shared/errors.ts';
-import { selectBackend, type BackendChoice, type BackendName } from '../sampler/backend.ts';
-import { createApp } from './app.ts';
-import { errorBody } from './errors.ts';
-import type { ServerConfigInput } from './config.ts';
-import { folderAssets } from './demo/node-assets.ts';
-import { folderStorage } from './node/folder-storage.ts';
-import { localSampler } from './node/local-sampler.ts';
+import { BadInputError } from '../../shared/errors.ts';
+import { selectBackend, type BackendChoice, type BackendName } from '../../sampler/backend.ts';
+import { createApp } from '../app.ts';
+import { errorBody } from '../errors.ts';
+import type { ServerConfigInput } from '../config.ts';
+import { folderAssets } from '../demo/node-assets.ts';
+import { folderStorage } from './folder-storage.ts';
+import { localSampler } from './local-sampler.ts';
 
 export interface StartOptions {
   /** A folder of checkpoint folders: each subfolder with a manifest.json is a model, named by the folder. */
@@ -34,7 +34,7 @@ export interface StartOptions {
    * more, requests run on a thread pool, and config.maxConcurrent defaults
    * to this number so that many requests run at once.
    */
-  workers?: number;
+  threads?: number;
   /** The browser bundle served under /browser/ (default dist/web/browser, written by `npm run build:browser`). */
   browserDir?: string;
   /** On close, how long in-flight requests may finish before their connections are cut (default 10 s). */
@@ -52,13 +52,13 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   const { modelsDir, port = 8787, host = 'localhost', shutdownGraceMs = 10_000 } = opts;
   const isDir = await stat(modelsDir).then((s) => s.isDirectory(), () => false);
   if (!isDir) throw new BadInputError(`models folder ${modelsDir} does not exist or is not a folder`);
-  const workers = opts.workers ?? 1;
+  const threads = opts.threads ?? 1;
   const backend = await selectBackend(opts.backend);
-  const sampler = localSampler(modelsDir, { maxLoadedModels: opts.maxLoadedModels, workers, backend: backend.name });
+  const sampler = localSampler(modelsDir, { maxLoadedModels: opts.maxLoadedModels, threads, backend: backend.name });
   const app = createApp({
     storage: folderStorage(modelsDir),
     sampler,
-    config: { maxConcurrent: workers, ...opts.config, ...(opts.apiKey === undefined ? {} : { apiKey: opts.apiKey }) },
+    config: { maxConcurrent: threads, ...opts.config, ...(opts.apiKey === undefined ? {} : { apiKey: opts.apiKey }) },
     clientKey: (c) => getConnInfo(c).remote.address,
     assets: folderAssets(opts.browserDir),
   });

@@ -7,34 +7,38 @@ import { toErrorRecord } from '../../shared/error-record.ts';
 import { selectBackend, type BackendName } from '../backend.ts';
 import { generate, type GenerateOptions } from '../generate.ts';
 import { loadModel, type LoadedModel } from '../load.ts';
-import type { ToWorker, FromWorker } from './pool-protocol.ts';
+import type { ToThread, FromThread } from './pool-protocol.ts';
 
 const port = parentPort!;
-const send = (m: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
+const send = (m: FromThread, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
 
 let model: LoadedModel | undefined;
 const running = new Map<number, AbortController>();
 
-async function init(source: string, backend?: BackendName): Promise<void> {
+async function init(id: number, source: string, backend?: BackendName): Promise<void> {
   tf.enableProdMode();
   const chosen = await selectBackend(backend);
   model = await loadModel(source);
-  send({ type: 'ready', backend: chosen.name });
+  send({ id, type: 'result', result: { backend: chosen.name } });
 }
 
 async function run(id: number, options: GenerateOptions): Promise<void> {
   const ctrl = new AbortController();
   running.set(id, ctrl);
   try {
-    const result = await generate(model!, options, { signal: ctrl.signal, onProgress: (p) => send({ type: 'progress', id, ...p }) });
-    send({ type: 'done', id, result }, result.images.map((im) => im.data.buffer as ArrayBuffer));
+    const result = await generate(model!, options, { signal: ctrl.signal, onProgress: (progress) => send({ id, type: 'progress', progress }) });
+    send({ id, type: 'result', result }, result.images.map((im) => im.data.buffer as ArrayBuffer));
   } finally {
     running.delete(id);
   }
 }
 
-port.on('message', (m: ToWorker) => {
-  if (m.type === 'init') init(m.model, m.backend).catch((e) => send({ type: 'failed', error: toErrorRecord(e) }));
-  else if (m.type === 'generate') run(m.id, m.options).catch((e) => send({ type: 'error', id: m.id, error: toErrorRecord(e) }));
-  else if (m.type === 'cancel') running.get(m.id)?.abort();
+port.on('message', (m: ToThread) => {
+  const fail = (e: unknown) => send({ id: m.id, type: 'error', error: toErrorRecord(e) });
+  if (m.type === 'init') init(m.id, m.model, m.backend).catch(fail);
+  else if (m.type === 'generate') run(m.id, m.options).catch(fail);
+  else if (m.type === 'cancel') {
+    running.get(m.target)?.abort();
+    send({ id: m.id, type: 'done' });
+  }
 });
