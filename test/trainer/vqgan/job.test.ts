@@ -14,25 +14,12 @@ import { runTraining } from '../../../trainer/run.ts';
 import { batchAt, splitVqganTrain, validateVqgan, vqganJob } from '../../../trainer/vqgan/job.ts';
 import { VqganTrainer } from '../../../trainer/vqgan/trainer.ts';
 import { useBackend } from '../../backends.ts';
+import { blob, S, TINY_VQGAN } from './fixtures.ts';
 
-const S = 8;
-const blob = (cz: number, cy: number, cx: number, r: number) =>
-  Float32Array.from({ length: S ** 3 }, (_, i) => {
-    const [z, y, x] = [Math.floor(i / S / S), Math.floor(i / S) % S, i % S];
-    return 2 * Math.exp(-((z - cz) ** 2 + (y - cy) ** 2 + (x - cx) ** 2) / (r * r)) - 1;
-  });
 const set = (xs: Float32Array[]): ExampleSet => ({ shape: [S, S, S, 1], size: xs.length, get: (i) => ({ x: xs[i] }) });
 const TRAIN = set([blob(4, 4, 4, 2.5), blob(3, 5, 4, 2), blob(5, 3, 3, 3)]);
 const HELD = set([blob(4, 3, 5, 2)]);
-const CONFIG = {
-  shape: [S, S, S],
-  model: { nHiddens: 4, groups: 4, nCodes: 16, embeddingDim: 4, downsample: [2, 2, 2] },
-  discChannels: 4,
-  discLayers: 2,
-  discGroups: 4,
-  lr: 2e-3,
-  discStart: 2,
-};
+const CONFIG = { ...TINY_VQGAN, discStart: 2 };
 const SETTINGS = splitVqganTrain({ steps: 4, batchSize: 2, flip: ['W'], checkpointEvery: 0, validateEvery: 2, logEvery: 1 }).settings;
 
 let root: string;

@@ -9,23 +9,10 @@ import { encodeCheckpoint, memorySource } from '../../../shared/checkpoint/index
 import { CODEBOOK } from '../../../shared/models/vqgan3d/index.ts';
 import { VqganTrainer, type PerceptualLoss } from '../../../trainer/vqgan/trainer.ts';
 import { useBackend } from '../../backends.ts';
+import { blob, S, TINY_VQGAN } from './fixtures.ts';
 
-const S = 8;
-/** A Gaussian blob in [-1, 1] centred at (cz, cy, cx) with radius r. */
-const blob = (cz: number, cy: number, cx: number, r: number) =>
-  Float32Array.from({ length: S ** 3 }, (_, i) => {
-    const [z, y, x] = [Math.floor(i / S / S), Math.floor(i / S) % S, i % S];
-    return 2 * Math.exp(-((z - cz) ** 2 + (y - cy) ** 2 + (x - cx) ** 2) / (r * r)) - 1;
-  });
 const VOLUMES = [blob(4, 4, 4, 2.5), blob(3, 5, 4, 2), blob(5, 3, 3, 3), blob(4, 3, 5, 2)];
-const CONFIG = {
-  shape: [S, S, S],
-  model: { nHiddens: 4, groups: 4, nCodes: 16, embeddingDim: 4, downsample: [2, 2, 2] },
-  discChannels: 4,
-  discLayers: 2,
-  discGroups: 4,
-  lr: 2e-3,
-};
+const CONFIG = TINY_VQGAN;
 const batchAt = (s: number) => [VOLUMES[(2 * s) % 4], VOLUMES[(2 * s + 1) % 4]];
 
 /** Every tensor of the training state, by a prefixed name. */
