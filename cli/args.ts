@@ -5,6 +5,7 @@ import { access, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import cliProgress from 'cli-progress';
 import { BadInputError, CancelledError } from '../shared/errors.ts';
+import type { OnBadFile } from '../trainer/data/index.ts';
 import { runTraining, type TrainingJob } from '../trainer/run.ts';
 
 /** A non-negative integer option, or undefined when absent. */
@@ -49,6 +50,24 @@ export function progressBar(quiet: boolean, label: string) {
     { stream: process.stderr, format: `${label} [{bar}] {percentage}% | {value}/{total} {unit} | {eta_formatted} left`, hideCursor: true },
     cliProgress.Presets.shades_classic,
   );
+}
+
+/** What every kind of training run is told by `medsynth train`. */
+export interface TrainCommandOptions {
+  /** Continue the run in `out` (its run.json is `record`); `sets` are its train.* overrides. */
+  resume: boolean;
+  sets: string[];
+  onBadFile: OnBadFile;
+  quiet?: boolean;
+  log: (line: string) => void;
+}
+
+/** What `train --json` prints once a run, of either kind, reaches its last step. */
+export interface TrainSummary {
+  run: string;
+  kind: string;
+  name: string;
+  steps: number;
 }
 
 /**

@@ -5,8 +5,7 @@ import { join } from 'node:path';
 import { ConfigError } from '../shared/config.ts';
 import { writeFileAtomic } from '../sampler/node/atomic-file.ts';
 import { RUN_JSON, type RunRecord } from '../trainer/run-record.ts';
-import { runTrainingJob } from './args.ts';
-import type { OnBadFile } from '../trainer/data/index.ts';
+import { runTrainingJob, type TrainCommandOptions, type TrainSummary } from './args.ts';
 import { prepareTrainingData } from '../trainer/dataset.ts';
 import { getPreset } from '../trainer/presets.ts';
 import { applyOverrides, deepMerge, trainSettings, trainSpec } from '../trainer/run-config.ts';
@@ -14,24 +13,7 @@ import { runCheckpoint } from '../trainer/run.ts';
 import { splitVqganTrain, vqganJob } from '../trainer/vqgan/job.ts';
 import { VqganTrainer } from '../trainer/vqgan/trainer.ts';
 
-export interface VqganCommandOptions {
-  /** Continue the run in `out` (its run.json is `record`); `sets` are its train.* overrides. */
-  resume: boolean;
-  sets: string[];
-  onBadFile: OnBadFile;
-  quiet?: boolean;
-  log: (line: string) => void;
-}
-
-/** What `train --json` prints once a run, of either kind, reaches its last step. */
-export interface TrainSummary {
-  run: string;
-  kind: string;
-  name: string;
-  steps: number;
-}
-
-export async function trainVqgan(record: RunRecord, out: string, opts: VqganCommandOptions): Promise<TrainSummary> {
+export async function trainVqgan(record: RunRecord, out: string, opts: TrainCommandOptions): Promise<TrainSummary> {
   const { log } = opts;
   let trainer: VqganTrainer;
   if (opts.resume) {

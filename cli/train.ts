@@ -1,39 +1,26 @@
-// `medsynth train` and `medsynth export`: thin wiring of the run config, the
-// data pipeline (or a latents folder), the trainers and the run loops.
-// Loaded lazily by the CLI. Three kinds of run, by the preset's kind:
-//   - a diffusion model on --data (ddpm-unet2d, ddpm-unet3d, vdm);
-//   - a VQ-GAN on --data (stage 1 of latent diffusion, cli/train-vqgan.ts);
-//   - a latent DDPM on --latents (stage 2), exported with its VQ-GAN.
-import { join, resolve } from 'node:path';
+// `medsynth train` and `medsynth export`: the flags, the run record (a new
+// run's config, or a resumed run's run.json) and which run it is. Loaded
+// lazily by the CLI. Three kinds of run, by the preset's kind:
+//   - a diffusion model on --data (ddpm-unet2d, ddpm-unet3d, vdm), and
+//   - a latent DDPM on --latents (stage 2), exported with its VQ-GAN:
+//     cli/train-diffusion.ts;
+//   - a VQ-GAN on --data (stage 1 of latent diffusion): cli/train-vqgan.ts.
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../shared/config.ts';
 import { parseBackendName, selectBackend } from '../sampler/backend.ts';
-import { writeFileAtomic } from '../sampler/node/atomic-file.ts';
 import { recoverCheckpointFolder, writeCheckpointFolder } from '../sampler/node/checkpoint-folder.ts';
-import { folderSource } from '../sampler/node/folder-source.ts';
 import { exists, readRunRecord, RUN_JSON, type RunRecord } from '../trainer/run-record.ts';
-import { checkOutputFolder, runTrainingJob } from './args.ts';
+import { checkOutputFolder, type TrainSummary } from './args.ts';
 import { parseOnBadFile } from '../trainer/data/index.ts';
-import { prepareTrainingData, type TrainingData } from '../trainer/dataset.ts';
 import { exportCheckpoint } from '../trainer/export.ts';
 import { exportLatentRun } from '../trainer/latent/export.ts';
-import { loadLatents, type Latents } from '../trainer/latent/latents.ts';
-import { latentTrainSpec } from '../trainer/latent/train-spec.ts';
 import { getPreset, LATENT_STAGE, VQGAN_STAGE } from '../trainer/presets.ts';
-import { applyOverrides, loadRunConfig, trainSettings, trainSpec } from '../trainer/run-config.ts';
-import { diffusionJob } from '../trainer/diffusion-job.ts';
+import { loadRunConfig } from '../trainer/run-config.ts';
 import { RUN_FILES, runCheckpoint } from '../trainer/run.ts';
 import { Trainer } from '../trainer/trainer.ts';
-import { trainVqgan, type TrainSummary } from './train-vqgan.ts';
-
-/** Reads the latents folder a latent DDPM run trains on; with `expected`, it must be that exact folder (by hash). */
-async function latentsFor(path: string, expected?: string): Promise<Latents> {
-  const latents = await loadLatents(folderSource(path));
-  if (expected && latents.hash !== expected) {
-    throw new ConfigError('--latents', `${latents.location} is not the latents folder this run trained on (manifest sha256 ${latents.hash.slice(0, 12)}, expected ${expected.slice(0, 12)})`);
-  }
-  return latents;
-}
+import { trainDiffusion } from './train-diffusion.ts';
+import { trainVqgan } from './train-vqgan.ts';
 
 export async function train(args: string[], log: (s: string) => void): Promise<TrainSummary> {
   const { values } = parseArgs({
@@ -92,41 +79,10 @@ export async function train(args: string[], log: (s: string) => void): Promise<T
   }
   if (kind === LATENT_STAGE && values.data?.length) throw new ConfigError('--data', `preset ${record.config.preset} trains on --latents, not on volumes`);
   if (kind === VQGAN_STAGE && values.init) throw new ConfigError('--init', `preset ${record.config.preset} is a VQ-GAN: --init warm-starts diffusion runs only`);
-  if (kind === VQGAN_STAGE) return trainVqgan(record, out, { resume: values.resume ?? false, sets, onBadFile, quiet: values.quiet, log });
+  const opts = { resume: values.resume ?? false, sets, onBadFile, quiet: values.quiet, log };
+  if (kind === VQGAN_STAGE) return trainVqgan(record, out, opts);
 
-  // A latent DDPM run reads its latents (on resume: the recorded folder, or where it moved, checked by hash).
-  let latents: Latents | undefined;
-  if (kind === LATENT_STAGE) {
-    latents = await latentsFor(values.latents ?? record.latents!.path, record.latents?.sha256);
-    record.latents = { path: resolve(latents.location), sha256: latents.hash };
-  }
-  let trainer: Trainer | undefined;
-  if (values.resume) {
-    const overrides = applyOverrides({}, sets).train as Record<string, unknown> | undefined;
-    trainer = await Trainer.load(runCheckpoint(out), overrides);
-    log(`resuming ${out} at step ${trainer.step} of ${trainer.config.steps}`);
-  }
-  const data: Pick<TrainingData, 'train' | 'validation'> & Partial<TrainingData> = latents ?? (await prepareTrainingData(record.data, record.config, { onBadFile, log }));
-  if (!trainer) {
-    // A new run: the data decides the labels, spacing and intensity mapping (or the latents their grid).
-    let spec = trainSpec(record.config);
-    if (latents) spec = latentTrainSpec(record.config, latents);
-    else spec = { ...spec, model: { ...spec.model, ...data.model }, meta: { ...spec.meta, ...data.meta } };
-    trainer = values.init ? await Trainer.warmStart(spec, trainSettings(record.config), folderSource(values.init), values.init) : Trainer.create(spec, trainSettings(record.config));
-    if (trainer.init) log(`warm start from ${trainer.init.from} ("${trainer.init.name}", ${trainer.init.steps} steps)`);
-  }
-  try {
-    if (latents && trainer.config.previewEvery > 0) throw new ConfigError('train.previewEvery', 'a latent DDPM run writes no previews (set it to 0): export it and sample the checkpoint');
-    // A new run's record; a resumed latent run's too, as its latents may have moved.
-    if (!values.resume || latents) await writeFileAtomic(join(out, RUN_JSON), `${JSON.stringify(record, null, 2)}\n`);
-    const what = latents ? `latents of ${latents.location}` : 'examples';
-    log(`training ${trainer.spec.kind} "${trainer.spec.meta.name}": ${data.train.size} ${what}, ${data.validation?.size ?? 0} held out, ${trainer.config.steps} steps`);
-    await runTrainingJob(diffusionJob(trainer, data.train, data.validation), out, { quiet: values.quiet, label: 'training', log });
-    log(`done: ${trainer.step} steps; export with medsynth export ${out}`);
-    return { run: out, kind: trainer.spec.kind, name: trainer.spec.meta.name, steps: trainer.step };
-  } finally {
-    trainer.dispose();
-  }
+  return trainDiffusion(record, out, { ...opts, latents: values.latents, init: values.init });
 }
 
 export async function exportRun(args: string[], log: (s: string) => void): Promise<void> {
