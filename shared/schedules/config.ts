@@ -21,10 +21,17 @@ export const ScheduleConfigSchema = z.discriminatedUnion('kind', [
 ]);
 export type ScheduleConfig = z.infer<typeof ScheduleConfigSchema>;
 
+export type ContinuousScheduleConfig = Extract<ScheduleConfig, { kind: 'vdm-fixed-linear' | 'vdm-learned' }>;
+
+/** A VDM schedule (continuous t, gamma bounds) rather than a discrete DDPM one (T timesteps). */
+export function isContinuousSchedule(c: ScheduleConfig): c is ContinuousScheduleConfig {
+  return c.kind === 'vdm-fixed-linear' || c.kind === 'vdm-learned';
+}
+
 export function parseScheduleConfig(raw: unknown): ScheduleConfig {
   const c = parseConfig(ScheduleConfigSchema, raw, 'schedule');
   if (c.kind === 'linear' && c.betaEnd < c.betaStart) throw new Error('schedule.betaEnd: must be >= betaStart');
-  if ((c.kind === 'vdm-fixed-linear' || c.kind === 'vdm-learned') && c.gammaMax <= c.gammaMin) {
+  if (isContinuousSchedule(c) && c.gammaMax <= c.gammaMin) {
     throw new Error('schedule.gammaMax: must be greater than gammaMin');
   }
   return c;

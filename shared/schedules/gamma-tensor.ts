@@ -3,7 +3,7 @@
 // parameters), while sampling uses the scalar NoiseSchedule of the same file.
 import * as tf from '@tensorflow/tfjs-core';
 import type { Params } from '../models/types.ts';
-import type { ScheduleConfig } from './config.ts';
+import { isContinuousSchedule, type ScheduleConfig } from './config.ts';
 import { fixedLinearGammaTensor } from './vdm-fixed.ts';
 import { learnedGammaPrimeTensor, learnedGammaTensor } from './vdm-learned.ts';
 
@@ -16,7 +16,7 @@ export interface GammaFn {
 }
 
 export function gammaFn(schedule: ScheduleConfig, params: Params): GammaFn {
-  if (schedule.kind !== 'vdm-fixed-linear' && schedule.kind !== 'vdm-learned') {
+  if (!isContinuousSchedule(schedule)) {
     throw new Error(`schedule.kind: the VDM loss needs vdm-fixed-linear or vdm-learned, got ${schedule.kind}`);
   }
   const { gammaMin, gammaMax } = schedule;

@@ -28,6 +28,6 @@ export function createSchedule(raw: unknown, params?: Params): NoiseSchedule {
 }
 
 export * from './types.ts';
-export { ScheduleConfigSchema, parseScheduleConfig, stepLimit, type ScheduleConfig } from './config.ts';
+export { ScheduleConfigSchema, isContinuousSchedule, parseScheduleConfig, stepLimit, type ScheduleConfig } from './config.ts';
 export type { DiscreteSchedule } from './discrete.ts';
 export { initLearnedGamma, learnedGammaPrimeTensor, learnedGammaTensor, GAMMA_PREFIX } from './vdm-learned.ts';

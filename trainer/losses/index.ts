@@ -3,7 +3,7 @@
 // the variational bound. The one place that tells the two apart.
 import type { Model } from '../../shared/models/types.ts';
 import type { Prediction } from '../../shared/samplers/index.ts';
-import { createSchedule, type DiscreteSchedule, type ScheduleConfig } from '../../shared/schedules/index.ts';
+import { createSchedule, isContinuousSchedule, type DiscreteSchedule, type ScheduleConfig } from '../../shared/schedules/index.ts';
 import type { TrainConfig } from '../config.ts';
 import { ddpmObjective } from './ddpm.ts';
 import type { Objective } from './objective.ts';
@@ -11,12 +11,10 @@ import { vdmObjective } from './vdm.ts';
 
 export type { Objective } from './objective.ts';
 
-const isContinuous = (s: ScheduleConfig) => s.kind === 'vdm-fixed-linear' || s.kind === 'vdm-learned';
-
 /** The objective for `kind`'s network under `schedule`; throws when the two do not belong together. */
 export function objectiveFor(kind: string, model: Model<unknown>, schedule: ScheduleConfig, config: TrainConfig): Objective {
-  if (isContinuous(schedule) !== (kind === 'vdm')) throw new Error(`schedule.kind ${schedule.kind} does not suit a ${kind} model`);
-  if (isContinuous(schedule)) return vdmObjective(model, schedule, { steps: config.vdmSteps, vocabSize: config.vocabSize });
+  if (isContinuousSchedule(schedule) !== (kind === 'vdm')) throw new Error(`schedule.kind ${schedule.kind} does not suit a ${kind} model`);
+  if (isContinuousSchedule(schedule)) return vdmObjective(model, schedule, { steps: config.vdmSteps, vocabSize: config.vocabSize });
   const prediction = ((model.config as { prediction?: Prediction }).prediction ?? 'eps') as Prediction;
   return ddpmObjective(model, createSchedule(schedule) as DiscreteSchedule, { loss: config.loss, prediction });
 }
