@@ -4,7 +4,7 @@
 // cache-store.ts). Every shard is checked against the manifest's sha256 before
 // it is stored and when it is read back (a bad entry is dropped and fetched
 // anew); the loader checks once more, as for any source.
-import { CheckpointError } from '../../shared/checkpoint/errors.ts';
+import { oversizeError } from '../../shared/checkpoint/errors.ts';
 import { sha256Hex } from '../../shared/checkpoint/shard.ts';
 import type { CheckpointSource } from '../../shared/checkpoint/types.ts';
 import { urlSource } from '../url-source.ts';
@@ -56,7 +56,7 @@ export function cachedSource(model: string, deps: CacheDeps & { onShard?: (file:
       const key = c && entry ? shardKey(base, entry) : undefined;
       const hit = key ? await readCachedShard(c!, key, entry!) : undefined;
       if (hit && maxBytes !== undefined && hit.length > maxBytes) {
-        throw new CheckpointError(`${base}/${file}`, `file is ${hit.length} bytes, more than the expected ${maxBytes}`);
+        throw oversizeError(`${base}/${file}`, hit.length, maxBytes);
       }
       if (hit) {
         stats.cached++;

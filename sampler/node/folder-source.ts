@@ -2,7 +2,7 @@
 // reported and oversize files are refused before they are buffered.
 import { open } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { CheckpointError } from '../../shared/checkpoint/errors.ts';
+import { CheckpointError, oversizeError } from '../../shared/checkpoint/errors.ts';
 import { fileNameProblem } from '../../shared/checkpoint/types.ts';
 import type { CheckpointSource } from '../../shared/checkpoint/types.ts';
 
@@ -29,7 +29,7 @@ export function folderSource(dir: string): CheckpointSource {
         const st = await fh.stat();
         if (!st.isFile()) throw new CheckpointError(path, 'not a regular file');
         if (maxBytes !== undefined && st.size > maxBytes) {
-          throw new CheckpointError(path, `file is ${st.size} bytes, more than the expected ${maxBytes}`);
+          throw oversizeError(path, st.size, maxBytes);
         }
         const out = new Uint8Array(st.size);
         let offset = 0;

@@ -22,6 +22,11 @@ export class CheckpointError extends BadInputError {
   }
 }
 
+/** The error every source gives for a file over its `maxBytes` (CheckpointSource.read). */
+export function oversizeError(file: string, bytes: number, maxBytes: number): CheckpointError {
+  return new CheckpointError(file, `file is ${bytes} bytes, more than the expected ${maxBytes}`);
+}
+
 /** A short description of any thrown value, for wrapping foreign errors. */
 export function describeError(e: unknown): string {
   if (e instanceof CheckpointError) return e.reason;

@@ -1,6 +1,6 @@
 // A checkpoint held in memory (a writer's output, a fetched bundle, an R2
 // object cache): the same loader path as folders and URLs.
-import { CheckpointError } from './errors.ts';
+import { CheckpointError, oversizeError } from './errors.ts';
 import { fileNameProblem, type CheckpointSource } from './types.ts';
 
 export function memorySource(files: ReadonlyMap<string, Uint8Array>, location = 'memory'): CheckpointSource {
@@ -15,7 +15,7 @@ export function memorySource(files: ReadonlyMap<string, Uint8Array>, location = 
       const bytes = files.get(file);
       if (bytes === undefined) throw new CheckpointError(path, 'file not found', { missing: true });
       if (maxBytes !== undefined && bytes.length > maxBytes) {
-        throw new CheckpointError(path, `file is ${bytes.length} bytes, more than the expected ${maxBytes}`);
+        throw oversizeError(path, bytes.length, maxBytes);
       }
       onBytes?.(bytes.length);
       return bytes;
