@@ -92,7 +92,6 @@ export async function runTrainingJob<M extends { step: number }>(job: TrainingJo
   try {
     const onStep = (m: { step: number; loss: number; stepsPerSec: number }) => bar?.update(m.step, { loss: m.loss.toFixed(4), rate: m.stepsPerSec.toFixed(2) });
     const { interrupted } = await runTraining(job, out, { signal: ctrl.signal, log: opts.log, onStep });
-    bar?.stop();
     if (interrupted) throw new CancelledError(`stopped at step ${job.step} (checkpoint saved); continue with --resume`);
   } finally {
     bar?.stop();
