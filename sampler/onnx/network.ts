@@ -1,0 +1,45 @@
+// A model's network call as an ONNX graph, built from the checkpoint's own
+// parameters: inputs x [B, ...input] and each ResBlock's FiLM scale and
+// shift [B, C] (the time/label path stays outside the graph: a sampler
+// computes it once per grid time, sampler/grid-conditioning.ts), output the
+// prediction of x's shape.
+import * as tf from '@tensorflow/tfjs-core';
+import { paramsToHost } from '../../shared/models/host.ts';
+import type { Conditioned, Model, Params } from '../../shared/models/types.ts';
+import { recordGraph } from './record.ts';
+
+export interface NetworkGraph {
+  /** The serialised ONNX model. */
+  bytes: Uint8Array;
+  nodes: number;
+  /** Graph input names: "x", then "scale{i}" / "shift{i}" per ResBlock in the network's order. */
+  inputs: string[];
+  /** Milliseconds spent recording and serialising. */
+  buildMs: number;
+}
+
+/** Feeds names for the FiLM terms of block i. */
+export const filmInputs = (i: number) => [`scale${i}`, `shift${i}`] as const;
+
+/**
+ * Records model.apply on x of shape `xShape` ([B, ...spatial, C]). `params`
+ * are the loaded tensors (on any tfjs backend); their values become the
+ * graph's constants.
+ */
+export function networkGraph(model: Model<unknown>, params: Params, xShape: readonly number[]): NetworkGraph {
+  const started = performance.now();
+  const batch = xShape[0];
+  // The FiLM shapes, from one conditioning computed on the active backend.
+  const films = tf.tidy(() => model.condition(params, tf.zeros([batch]) as tf.Tensor1D).map((f) => [f.scale.shape, f.shift.shape]));
+  const host = paramsToHost(params);
+  const { bytes, nodes } = recordGraph(model.kind, (r) => {
+    const recorded: Params = new Map([...host].map(([name, t]) => [name, r.constant(t.data, t.shape)]));
+    const x = r.input('x', [...xShape]);
+    const pre: Conditioned = films.map(([scale, shift], i) => ({
+      scale: r.input(filmInputs(i)[0], [...scale]) as tf.Tensor2D,
+      shift: r.input(filmInputs(i)[1], [...shift]) as tf.Tensor2D,
+    }));
+    return [model.apply(recorded, x, tf.zeros([batch]) as tf.Tensor1D, undefined, pre)];
+  });
+  return { bytes, nodes, inputs: ['x', ...films.flatMap((_, i) => filmInputs(i))], buildMs: performance.now() - started };
+}
