@@ -9,13 +9,13 @@ const { onnx } = onnxProto;
 /** The opset the translations in ops.ts are written for (ONNX 1.12, which onnxruntime 1.30 runs). */
 export const OPSET = 17;
 
-export type ElemType = 'float32' | 'int32' | 'int64' | 'int8';
+export type ElemType = 'float32' | 'int32' | 'int64';
 
-const ELEM: Record<ElemType, number> = {
+/** ONNX's TensorProto.DataType of each element type (Cast's `to`, tensor and value types). */
+export const ELEM: Record<ElemType, number> = {
   float32: onnx.TensorProto.DataType.FLOAT,
   int32: onnx.TensorProto.DataType.INT32,
   int64: onnx.TensorProto.DataType.INT64,
-  int8: onnx.TensorProto.DataType.INT8,
 };
 
 /** Attribute values: integers, integer lists, strings, or a float as { f }. */
@@ -53,7 +53,7 @@ export class GraphBuilder {
   }
 
   /** A constant tensor; integer vectors and scalars with the same content share one initializer. */
-  constant(data: Float32Array | Int32Array | Int8Array | bigint[], shape: readonly number[], dtype: ElemType, hint = 'const'): string {
+  constant(data: Float32Array | Int32Array | bigint[], shape: readonly number[], dtype: ElemType, hint = 'const'): string {
     const small = data.length <= 16;
     const key = small ? `${dtype}[${shape}]:${Array.from(data as ArrayLike<number | bigint>).join(',')}` : undefined;
     const known = key && this.constants.get(key);
@@ -85,10 +85,6 @@ export class GraphBuilder {
     const out = this.fresh(op.toLowerCase());
     this.node(op, inputs, [out], attrs);
     return out;
-  }
-
-  get nodeCount(): number {
-    return this.nodes.length;
   }
 
   /** The serialised ModelProto. */

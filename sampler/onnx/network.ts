@@ -4,18 +4,15 @@
 // computes it once per grid time, sampler/grid-conditioning.ts), output the
 // prediction of x's shape.
 import * as tf from '@tensorflow/tfjs-core';
-import { paramsToHost } from '../../shared/models/host.ts';
+import { hostToParams, paramsToHost } from '../../shared/models/host.ts';
 import type { Conditioned, Model, Params } from '../../shared/models/types.ts';
 import { recordGraph } from './record.ts';
 
 export interface NetworkGraph {
   /** The serialised ONNX model. */
   bytes: Uint8Array;
-  nodes: number;
   /** Graph input names: "x", then "scale{i}" / "shift{i}" per ResBlock in the network's order. */
   inputs: string[];
-  /** Milliseconds spent recording and serialising. */
-  buildMs: number;
 }
 
 /** Feeds names for the FiLM terms of block i. */
@@ -27,13 +24,12 @@ export const filmInputs = (i: number) => [`scale${i}`, `shift${i}`] as const;
  * graph's constants.
  */
 export function networkGraph(model: Model<unknown>, params: Params, xShape: readonly number[]): NetworkGraph {
-  const started = performance.now();
   const batch = xShape[0];
   // The FiLM shapes, from one conditioning computed on the active backend.
   const films = tf.tidy(() => model.condition(params, tf.zeros([batch]) as tf.Tensor1D).map((f) => [f.scale.shape, f.shift.shape]));
   const host = paramsToHost(params);
-  const { bytes, nodes } = recordGraph(model.kind, (r) => {
-    const recorded: Params = new Map([...host].map(([name, t]) => [name, r.constant(t.data, t.shape)]));
+  const bytes = recordGraph(model.kind, (r) => {
+    const recorded = hostToParams(host); // on the recording backend: the graph's constants
     const x = r.input('x', [...xShape]);
     const pre: Conditioned = films.map(([scale, shift], i) => ({
       scale: r.input(filmInputs(i)[0], [...scale]) as tf.Tensor2D,
@@ -41,5 +37,5 @@ export function networkGraph(model: Model<unknown>, params: Params, xShape: read
     }));
     return [model.apply(recorded, x, tf.zeros([batch]) as tf.Tensor1D, undefined, pre)];
   });
-  return { bytes, nodes, inputs: ['x', ...films.flatMap((_, i) => filmInputs(i))], buildMs: performance.now() - started };
+  return { bytes, inputs: ['x', ...films.flatMap((_, i) => filmInputs(i))] };
 }

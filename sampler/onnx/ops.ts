@@ -6,33 +6,19 @@
 // tfjs tensors are NHWC; ONNX's Conv and AveragePool are NCHW, so those two
 // transpose around themselves (onnxruntime's CPU layout pass folds such
 // transposes into its own NCHWc reorders).
-import type { GraphBuilder, Value } from './graph.ts';
+import * as tf from '@tensorflow/tfjs-core';
+import { samePadding } from '../../shared/models/layers.ts';
+import { ELEM, type GraphBuilder, type Value } from './graph.ts';
 
 type Attrs = Record<string, unknown>;
 export type Translation = (g: GraphBuilder, inputs: Value[], attrs: Attrs) => Value | Value[];
 
-const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 const axisOf = (axis: number, rank: number) => (axis < 0 ? axis + rank : axis);
 const pair = (v: unknown): [number, number] => (Array.isArray(v) ? [v[0], v[1]] : [v as number, v as number]);
-
-function broadcast(a: readonly number[], b: readonly number[]): number[] {
-  const rank = Math.max(a.length, b.length);
-  return Array.from({ length: rank }, (_, i) => {
-    const x = a[a.length - rank + i] ?? 1;
-    const y = b[b.length - rank + i] ?? 1;
-    if (x !== y && x !== 1 && y !== 1) throw new Error(`onnx graph: shapes [${a}] and [${b}] do not broadcast`);
-    return Math.max(x, y);
-  });
-}
+const broadcast = (a: readonly number[], b: readonly number[]) => tf.backend_util.assertAndGetBroadcastShape([...a], [...b]);
 
 const binary = (op: string): Translation => (g, [a, b]) => ({ name: g.op(op, [a.name, b.name]), shape: broadcast(a.shape, b.shape), dtype: a.dtype });
 const unary = (op: string): Translation => (g, [x]) => ({ name: g.op(op, [x.name]), shape: x.shape, dtype: x.dtype });
-
-/** TensorFlow's 'same' padding along one axis: [before, after]. */
-function samePad(n: number, k: number, s: number): [number, number] {
-  const total = Math.max((Math.ceil(n / s) - 1) * s + k - n, 0);
-  return [Math.floor(total / 2), total - Math.floor(total / 2)];
-}
 
 /** NHWC x through an NCHW op: transpose in, op, transpose out. */
 function nchw(g: GraphBuilder, x: string, f: (xNchw: string) => string): string {
@@ -48,8 +34,8 @@ function window(x: readonly number[], k: [number, number], attrs: Attrs) {
   const [, h, w] = x;
   let pads: [number, number, number, number];
   if (attrs.pad === 'same') {
-    const [t, b] = samePad(h, k[0], sh);
-    const [l, r] = samePad(w, k[1], sw);
+    const [t, b] = samePadding(h, k[0], sh);
+    const [l, r] = samePadding(w, k[1], sw);
     pads = [t, l, b, r];
   } else if (attrs.pad === 'valid') pads = [0, 0, 0, 0];
   else if (typeof attrs.pad === 'number') pads = [attrs.pad, attrs.pad, attrs.pad, attrs.pad];
@@ -104,8 +90,8 @@ function reduce(op: 'ReduceMean' | 'ReduceSum'): Translation {
 
 function reshape(g: GraphBuilder, x: Value, target: readonly number[]): Value {
   const known = target.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
-  const shape = target.map((d) => (d === -1 ? size(x.shape) / known : d));
-  if (size(shape) !== size(x.shape)) throw new Error(`onnx graph: cannot reshape [${x.shape}] to [${target}]`);
+  const shape = target.map((d) => (d === -1 ? tf.util.sizeFromShape([...x.shape]) / known : d));
+  if (tf.util.sizeFromShape(shape) !== tf.util.sizeFromShape([...x.shape])) throw new Error(`onnx graph: cannot reshape [${x.shape}] to [${target}]`);
   return { name: g.op('Reshape', [x.name, g.ints(shape)]), shape, dtype: x.dtype };
 }
 
@@ -122,8 +108,6 @@ function split(g: GraphBuilder, x: Value, sizes: number[], axis: number): Value[
   g.node('Split', [x.name, g.ints(sizes)], names, { axis: a });
   return names.map((name, i) => ({ name, shape: x.shape.map((d, j) => (j === a ? sizes[i] : d)), dtype: x.dtype }));
 }
-
-const ONNX_TYPE: Record<string, number> = { float32: 1, int32: 6, int64: 7 };
 
 export const OPS: Record<string, Translation> = {
   FusedConv2D: conv,
@@ -202,13 +186,13 @@ export const OPS: Record<string, Translation> = {
     // Computed as float from int64 indices (the type pair onnxruntime's CPU OneHot implements), then cast to the tfjs dtype.
     const depth = a.depth as number;
     const values = g.constant(Float32Array.of((a.offValue as number) ?? 0, (a.onValue as number) ?? 1), [2], 'float32');
-    let y = g.op('OneHot', [g.op('Cast', [x.name], { to: ONNX_TYPE.int64 }), g.ints([depth]), values], { axis: -1 });
+    let y = g.op('OneHot', [g.op('Cast', [x.name], { to: ELEM.int64 }), g.ints([depth]), values], { axis: -1 });
     const dtype = a.dtype === 'int32' ? 'int32' : 'float32';
-    if (dtype === 'int32') y = g.op('Cast', [y], { to: ONNX_TYPE.int32 });
+    if (dtype === 'int32') y = g.op('Cast', [y], { to: ELEM.int32 });
     return { name: y, shape: [...x.shape, depth], dtype };
   },
   Cast: (g, [x], a) => {
-    const to = a.dtype === 'float32' || a.dtype === 'int32' ? ONNX_TYPE[a.dtype] : undefined;
+    const to = a.dtype === 'float32' || a.dtype === 'int32' ? ELEM[a.dtype] : undefined;
     if (to === undefined) throw new Error(`onnx graph: cast to ${String(a.dtype)} is not supported`);
     return { name: g.op('Cast', [x.name], { to }), shape: x.shape, dtype: a.dtype as 'float32' | 'int32' };
   },

@@ -25,9 +25,8 @@ class GraphBackend extends tf.KernelBackend {
     return this.builder;
   }
 
-  bind(value: Value): DataId {
-    const id = {};
-    this.values.set(id, { ...value, refs: 1 });
+  bind(value: Value, id: DataId = {}, refs = 1): DataId {
+    this.values.set(id, { ...value, refs });
     this.count++;
     return id;
   }
@@ -43,8 +42,7 @@ class GraphBackend extends tf.KernelBackend {
   }
 
   override move(id: DataId, values: tf.backend_util.BackendValues, shape: number[], dtype: tf.DataType, refCount: number): void {
-    this.values.set(id, { name: this.g.constant(asTyped(values, dtype), shape, elem(dtype)), shape, dtype: elem(dtype), refs: refCount });
-    this.count++;
+    this.bind({ name: this.g.constant(asTyped(values, dtype), shape, elem(dtype)), shape, dtype: elem(dtype) }, id, refCount);
   }
 
   override refCount(id: DataId): number {
@@ -125,12 +123,10 @@ function graphBackend(): GraphBackend {
   return backend;
 }
 
-/** What a recording makes: tensors for the graph's inputs (placeholders) and named constants. */
+/** Makes the graph's inputs; any tensor created during the recording (tf.tensor) is a constant. */
 export interface Recorder {
   /** A graph input of this shape. */
   input(name: string, shape: number[], dtype?: 'float32' | 'int32'): tf.Tensor;
-  /** A constant from host data (e.g. a parameter). */
-  constant(data: Float32Array, shape: number[]): tf.Tensor;
 }
 
 /**
@@ -138,7 +134,7 @@ export interface Recorder {
  * tensors it returns (outputs "out0", "out1", ...). `f` must be synchronous
  * and read no values; the active tfjs backend is restored afterwards.
  */
-export function recordGraph(name: string, f: (r: Recorder) => tf.Tensor[]): { bytes: Uint8Array; nodes: number } {
+export function recordGraph(name: string, f: (r: Recorder) => tf.Tensor[]): Uint8Array {
   const b = graphBackend();
   const previous = tf.getBackend();
   const g = new GraphBuilder();
@@ -153,7 +149,6 @@ export function recordGraph(name: string, f: (r: Recorder) => tf.Tensor[]): { by
           const v = g.input(n, shape, dtype);
           return tf.engine().makeTensorFromDataId(b.bind(v), shape, dtype, b);
         },
-        constant: (data, shape) => tf.tensor(data, shape, 'float32'),
       };
       f(recorder).forEach((t, i) => g.output(b.value(t.dataId), `out${i}`));
     });
@@ -161,5 +156,5 @@ export function recordGraph(name: string, f: (r: Recorder) => tf.Tensor[]): { by
     b.builder = undefined;
     void tf.setBackend(previous);
   }
-  return { bytes: g.encode(name), nodes: g.nodeCount };
+  return g.encode(name);
 }

@@ -11,7 +11,7 @@ import { param, ParamList } from './params.ts';
 import type { Film, Params } from './types.ts';
 
 /** 'same' padding as TensorFlow computes it: [before, after] along one axis. */
-function samePadding(size: number, k: number, stride: number): [number, number] {
+export function samePadding(size: number, k: number, stride: number): [number, number] {
   const total = Math.max((Math.ceil(size / stride) - 1) * stride + k - size, 0);
   return [Math.floor(total / 2), total - Math.floor(total / 2)];
 }

@@ -6,7 +6,7 @@
 // Volumes are [B, D, H, W, C]; intermediate views stay at rank <= 4, where
 // every wasm kernel (slice, pad, concat, tile) and its gradient are sound.
 import * as tf from '@tensorflow/tfjs-core';
-import { conv2d, groupNorm, silu, upsample2x } from './layers.ts';
+import { conv2d, groupNorm, samePadding, silu, upsample2x } from './layers.ts';
 import { param, ParamList } from './params.ts';
 import type { Params } from './types.ts';
 
@@ -17,12 +17,6 @@ export type Triple = [number, number, number];
 export function declareConv3d(p: ParamList, name: string, k: Triple, cin: number, cout: number, zeroInit = false): void {
   p.add(`${name}.w`, [...k, cin, cout], zeroInit ? 'zeros' : 'normal', k[0] * k[1] * k[2] * cin);
   p.add(`${name}.b`, [cout], 'zeros');
-}
-
-/** 'same' padding as TensorFlow computes it along one axis: [before, after]. */
-function samePadding(size: number, k: number, stride: number): [number, number] {
-  const total = Math.max((Math.ceil(size / stride) - 1) * stride + k - size, 0);
-  return [Math.floor(total / 2), total - Math.floor(total / 2)];
 }
 
 /**
