@@ -43,7 +43,7 @@ export async function encode(args: string[], log: (s: string) => void): Promise<
   const record = await readRunRecord(runDir);
   if (getPreset(record.config.preset).kind !== VQGAN_STAGE) throw new ConfigError('encode', `${runDir} is not a VQ-GAN run (preset ${record.config.preset})`);
   const onBadFile = parseOnBadFile(values['on-bad-file'] ?? 'fail');
-  const backend = await selectBackend(values.backend === undefined ? undefined : parseBackendName(values.backend));
+  const backend = await selectBackend(values.backend === undefined ? undefined : parseBackendName(values.backend), { tfjsOnly: true });
   log(`backend: ${backend.name}${backend.skipped.length ? ` (skipped ${backend.skipped.join('; ')})` : ''}`);
 
   const source = runCheckpoint(runDir);

@@ -16,7 +16,7 @@ const USAGE = `usage:
   medsynth sample [--model <dir|url>] --out <file.png|file.nii|file.nii.gz|-> [--format png|nii|nii.gz] [--json]
                   [--count N] [--steps N] [--sampler ddpm|ddim|dpm-solver++|vdm] [--eta E]
                   [--seed N] [--guidance W] [--label NAME|INDEX] [--backend ${BACKEND_NAMES.join('|')}]
-                  [--threads N]  (threads for several images; default one per core)
+                  [--threads N]  (threads for several images; default one per core, one on onnxruntime/tensorflow)
   medsynth inspect <dir|url> [--json]
   medsynth serve [--models <dir>] [--port N] [--host H] [--backend ${BACKEND_NAMES.join('|')}] [--threads N]
                   [--max-steps N] [--max-count N] [--rate-requests N] [--timeout-ms N] ... (README "Server settings")

@@ -3,7 +3,7 @@ import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../shared/config.ts';
 import { BadInputError, CancelledError } from '../shared/errors.ts';
-import { parseBackendName, selectBackend } from '../sampler/backend.ts';
+import { MULTICORE_BACKENDS, parseBackendName, selectBackend } from '../sampler/backend.ts';
 import { encodeByExtension, outputFormat } from '../sampler/encode/index.ts';
 import { generate, planGeneration, type GenerateProgress } from '../sampler/generate.ts';
 import { loadModel, resolveSource } from '../sampler/load.ts';
@@ -99,8 +99,8 @@ export async function sample(args: string[], log: (s: string) => void): Promise<
       const m = model.manifest;
       log(`model: ${m.name} (${m.kind}, ${m.modality}, ${m.data.shape.join('x')}, ${m.quantization})`);
       const plan = planGeneration(model, options);
-      // Several images: one thread per core (each its own wasm instance), unless told otherwise.
-      const poolSize = Math.min(threads ?? availableParallelism(), plan.count);
+      // Several images: one thread per core (each its own wasm instance) unless the backend threads its own kernels, or told otherwise.
+      const poolSize = Math.min(threads ?? (MULTICORE_BACKENDS.includes(backend.name) ? 1 : availableParallelism()), plan.count);
       const bar = progressBar(quiet, 'sampling');
       const pool = poolSize > 1 ? await createSamplerPool(modelSource, { threads: poolSize, backend: backend.name }) : undefined;
       if (pool) log(`sampling on ${pool.size} threads`);

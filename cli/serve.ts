@@ -3,7 +3,7 @@
 // model), prints the URL, and shuts down cleanly on SIGINT / SIGTERM.
 // Limits come from flags and MEDSYNTH_* variables (worker/settings.ts); the
 // API key only from MEDSYNTH_API_KEY, never argv (visible to `ps`).
-//   medsynth serve [--models <dir>] [--port N (default $PORT, else 8787)] [--host H] [--backend tensorflow|wasm|cpu] [--threads N] [--max-steps N ...]
+//   medsynth serve [--models <dir>] [--port N (default $PORT, else 8787)] [--host H] [--backend tensorflow|onnxruntime|wasm|cpu] [--threads N] [--max-steps N ...]
 // Sampling runs on a pool of threads, one per core by default.
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';

@@ -50,7 +50,7 @@ export async function train(args: string[], log: (s: string) => void): Promise<T
     sets.push(`train.steps=${values.steps}`);
   }
   const onBadFile = parseOnBadFile(values['on-bad-file'] ?? 'fail');
-  const backend = await selectBackend(values.backend === undefined ? undefined : parseBackendName(values.backend));
+  const backend = await selectBackend(values.backend === undefined ? undefined : parseBackendName(values.backend), { tfjsOnly: true });
   log(`backend: ${backend.name}${backend.skipped.length ? ` (skipped ${backend.skipped.join('; ')})` : ''}`);
 
   let record: RunRecord;

@@ -12,11 +12,12 @@ import { forField } from '../shared/config.ts';
 import { realRange, realUnit, toRealUnits } from '../shared/intensity.ts';
 import { Rng } from '../shared/rng.ts';
 import { planRequest, type RequestPlan, type SampleOptions } from '../shared/request-plan.ts';
-import { createSampler, makeDenoiser, type Net, type Sampler } from '../shared/samplers/index.ts';
+import { createSampler, makeDenoiser, type Sampler } from '../shared/samplers/index.ts';
 import type { TimePoint } from '../shared/schedules/types.ts';
 import type { GeneratedImage } from './encode/types.ts';
 import { GridConditioning } from './grid-conditioning.ts';
 import type { LoadedModel } from './load.ts';
+import { networkEngine } from './network-engine.ts';
 
 /** Library options: a sampling request (shared/request-plan.ts) plus how to run it. */
 export interface GenerateOptions extends SampleOptions {
@@ -114,12 +115,8 @@ export async function generate(
 
   // The time/label path of the network for every grid time, computed once for all batches.
   const conditioning = new GridConditioning(m.model, m.params, grid.map((p) => m.schedule.networkTime(p.t)));
-  const net: Net = (x, t, labels) =>
-    tf.tidy(() => {
-      const tt = tf.fill([x.shape[0]], t) as tf.Tensor1D;
-      const label = labels ? tf.tensor1d(Array.from(labels), 'int32') : undefined;
-      return m.model.apply(m.params, x, tt, label ? { label } : undefined, conditioning.get(t, x.shape[0], labels));
-    });
+  const engine = networkEngine();
+  const net = engine.net(m, conditioning);
   const images: GeneratedImage[] = [];
   try {
     for (const [b, indices] of batches.entries()) {
@@ -176,7 +173,7 @@ export async function generate(
         data[i] /= alpha0;
         if (!Number.isFinite(data[i])) bad++;
       }
-      if (bad > 0) throw new Error(`generation produced ${bad} non-finite values on the ${tf.getBackend()} backend (model "${m.manifest.name}")`);
+      if (bad > 0) throw new Error(`generation produced ${bad} non-finite values on the ${engine.name} backend (model "${m.manifest.name}")`);
       indices.forEach((_, j) => {
         images.push({
           data: toRealUnits(data.subarray(j * imageSize, (j + 1) * imageSize) as Float32Array, intensity),
@@ -191,5 +188,5 @@ export async function generate(
   } finally {
     conditioning.dispose();
   }
-  return { images, backend: tf.getBackend(), sampler: sampler.name, steps, seed: plan.seed };
+  return { images, backend: engine.name, sampler: sampler.name, steps, seed: plan.seed };
 }

@@ -19,8 +19,10 @@ export interface LoadedModel {
   prediction: Prediction;
   /** Where it came from (folder path or URL). */
   location: string;
-  /** Frees every parameter tensor. */
+  /** Frees every parameter tensor, after what engines built from them (see onDispose). */
   dispose(): void;
+  /** Runs `free` at dispose(): for what an engine built from the parameters (onnxruntime sessions). */
+  onDispose(free: () => void): void;
 }
 
 /** Whether a model string names an http(s) URL prefix rather than a folder. */
@@ -101,6 +103,7 @@ export async function loadModel(
     } catch (e) {
       return fail((e as Error).message);
     }
+    const frees: (() => void)[] = [];
     return {
       manifest,
       model,
@@ -108,7 +111,11 @@ export async function loadModel(
       schedule,
       prediction,
       location: src.location,
-      dispose: () => tf.dispose([...params.values()]),
+      dispose: () => {
+        frees.splice(0).forEach((free) => free());
+        tf.dispose([...params.values()]);
+      },
+      onDispose: (free) => frees.push(free),
     };
   } catch (e) {
     tf.dispose([...params.values()]);

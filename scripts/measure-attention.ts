@@ -57,7 +57,7 @@ function timeIt(f: () => tf.Tensor, minMs = 400): number {
 
 const backends = process.argv.slice(2).map(parseBackendName);
 for (const backend of backends.length ? backends : (['wasm', 'cpu'] as const)) {
-  await selectBackend(backend);
+  await selectBackend(backend, { tfjsOnly: true });
   console.log(`\n${backend}: ms per call (GFLOP/s), FLOPs = 4 S L^2 d`);
   for (const [label, S, L, d] of CASES) {
     const rng = new Rng(1);

@@ -5,7 +5,7 @@
 // any answer was not 200, 429 or 503, or a connection was lost, never for a
 // slow run.
 //   tsx bench/server/load.ts [--clients 16] [--requests 200] [--max-seconds 120]
-//     [--runs 3] [--steps 2] [--backoff-ms 100] [--backend tensorflow|wasm|cpu] [--out file.json]
+//     [--runs 3] [--steps 2] [--backoff-ms 100] [--backend tensorflow|onnxruntime|wasm|cpu] [--out file.json]
 import { cpus, freemem, tmpdir, totalmem } from 'node:os';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';

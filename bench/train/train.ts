@@ -37,7 +37,7 @@ function syntheticSet(shape: number[], n = 8): ExampleSet {
 
 const results = [];
 for (const backend of backends) {
-  const choice = await selectBackend(backend);
+  const choice = await selectBackend(backend, { tfjsOnly: true });
   for (const name of presets) {
     const preset = PRESETS[name];
     const trainer = Trainer.create({ kind: preset.kind, model: preset.model, meta: preset.meta }, { ...preset.train, steps: warmup + runs });

@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { BROWSER_BACKENDS, type BackendReport, type BrowserBackendName } from './protocol.ts';
-import { selfTest } from './self-test.ts';
+import { selfTest } from '../self-test.ts';
 import { selectEngine, type Candidate } from '../engine-select.ts';
 
 /** The parts of WebGPU this module touches (the DOM typings here do not include WebGPU). */

@@ -15,9 +15,9 @@ const send = (m: FromThread, transfer: ArrayBuffer[] = []) => port.postMessage(m
 let model: LoadedModel | undefined;
 const running = new Map<number, AbortController>();
 
-async function init(id: number, source: string, backend?: BackendName): Promise<void> {
+async function init(id: number, source: string, backend: BackendName | undefined, threads: number): Promise<void> {
   tf.enableProdMode();
-  const chosen = await selectBackend(backend);
+  const chosen = await selectBackend(backend, { threads });
   model = await loadModel(source);
   send({ id, type: 'result', result: { backend: chosen.name } });
 }
@@ -35,7 +35,7 @@ async function run(id: number, options: GenerateOptions): Promise<void> {
 
 port.on('message', (m: ToThread) => {
   const fail = (e: unknown) => send({ id: m.id, type: 'error', error: toErrorRecord(e) });
-  if (m.type === 'init') init(m.id, m.model, m.backend).catch(fail);
+  if (m.type === 'init') init(m.id, m.model, m.backend, m.nativeThreads).catch(fail);
   else if (m.type === 'generate') run(m.id, m.options).catch(fail);
   else if (m.type === 'cancel') {
     running.get(m.target)?.abort();

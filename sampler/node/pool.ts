@@ -53,7 +53,7 @@ class Thread {
     worker.on('message', (m: FromThread) => this.listeners.get(m.id)?.(m));
   }
 
-  static start(model: string, backend: BackendName | undefined): Promise<{ thread: Thread; backend: string }> {
+  static start(model: string, backend: BackendName | undefined, nativeThreads: number): Promise<{ thread: Thread; backend: string }> {
     const worker = new Worker(THREAD);
     return new Promise((resolve, reject) => {
       const fail = (e: Error) => {
@@ -68,7 +68,7 @@ class Thread {
         if (m.id === 0 && m.type === 'result' && 'backend' in m.result) resolve({ thread: new Thread(worker), backend: m.result.backend });
         else fail(m.type === 'error' ? fromErrorRecord(m.error) : new Error(`sampler thread: unexpected reply ${m.type} to init`));
       });
-      worker.postMessage({ id: 0, type: 'init', model, backend } satisfies ToThread);
+      worker.postMessage({ id: 0, type: 'init', model, backend, nativeThreads } satisfies ToThread);
     });
   }
 
@@ -99,7 +99,9 @@ class Thread {
 export async function createSamplerPool(model: string, opts: PoolOptions = {}): Promise<SamplerPool> {
   const size = opts.threads ?? availableParallelism();
   if (!Number.isInteger(size) || size < 1 || size > 256) throw new ConfigError('threads', `expected an integer in 1..256, got ${size}`);
-  const started = await Promise.allSettled(Array.from({ length: size }, () => Thread.start(model, opts.backend)));
+  // An engine with native threads (onnxruntime) gets the cores shared out, so the pool does not oversubscribe them.
+  const nativeThreads = Math.max(1, Math.floor(availableParallelism() / size));
+  const started = await Promise.allSettled(Array.from({ length: size }, () => Thread.start(model, opts.backend, nativeThreads)));
   const threads = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value.thread] : []));
   const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
   if (failed) {

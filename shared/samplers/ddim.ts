@@ -12,8 +12,8 @@ export function createDdim(eta: number): Sampler {
     name: 'ddim',
     defaultSpacing: 'time',
     sample(req: SampleRequest) {
-      return runSteps(req, (x, from, to, k) => {
-        const { x0, eps } = req.denoiser(x, from);
+      return runSteps(req, async (x, from, to, k) => {
+        const { x0, eps } = await req.denoiser(x, from);
         const c = eta * posterior(from, to).std;
         const z = c > 0 ? req.noise(k) : undefined;
         const next = combine([to.alpha, x0], [Math.sqrt(Math.max(0, to.sigma ** 2 - c ** 2)), eps], [c, z]);

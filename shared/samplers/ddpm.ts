@@ -25,8 +25,8 @@ export const ddpm: Sampler = {
   name: 'ddpm',
   defaultSpacing: 'time',
   sample(req: SampleRequest) {
-    return runSteps(req, (x, from, to, k) => {
-      const { x0, eps } = req.denoiser(x, from);
+    return runSteps(req, async (x, from, to, k) => {
+      const { x0, eps } = await req.denoiser(x, from);
       eps.dispose();
       const { cx, cx0, std } = posterior(from, to);
       const z = std > 0 ? req.noise(k) : undefined;

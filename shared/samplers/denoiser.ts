@@ -9,9 +9,10 @@ import type { Denoiser } from './types.ts';
 /**
  * The network with its parameters bound: x [B, ...] at network time t in
  * [0, 1] (one time for the whole batch, so a caller can precompute the time
- * path per grid time), with optional class labels (B of them).
+ * path per grid time), with optional class labels (B of them). The caller
+ * owns the result; an engine outside tfjs answers asynchronously.
  */
-export type Net = (x: tf.Tensor, t: number, labels?: readonly number[]) => tf.Tensor;
+export type Net = (x: tf.Tensor, t: number, labels?: readonly number[]) => tf.Tensor | Promise<tf.Tensor>;
 
 export interface DenoiserOptions {
   net: Net;
@@ -29,10 +30,13 @@ export function makeDenoiser(o: DenoiserOptions): Denoiser {
   if (w !== 1 && (o.labels === undefined || o.nullLabel === undefined)) {
     throw new Error('guidance needs a class-conditional model and a label');
   }
-  return (x, tp) =>
-    tf.tidy(() => {
-      const tNet = o.schedule.networkTime(tp.t);
-      const out = o.labels === undefined ? o.net(x, tNet) : guidedOutput((xx, labels) => o.net(xx, tNet, labels), x, o.labels, o.nullLabel ?? 0, w);
-      return toDenoised(out, x, tp, o.prediction, o.clipX0);
-    });
+  return async (x, tp) => {
+    const tNet = o.schedule.networkTime(tp.t);
+    const out = await (o.labels === undefined ? o.net(x, tNet) : guidedOutput((xx, labels) => o.net(xx, tNet, labels), x, o.labels, o.nullLabel ?? 0, w));
+    try {
+      return tf.tidy(() => toDenoised(out, x, tp, o.prediction, o.clipX0));
+    } finally {
+      out.dispose();
+    }
+  };
 }

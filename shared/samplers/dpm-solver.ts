@@ -17,8 +17,8 @@ export const dpmSolverPP2M: Sampler = {
     let prevH = 0;
     return runSteps(
       req,
-      (x, from, to) => {
-        const { x0, eps } = req.denoiser(x, from);
+      async (x, from, to) => {
+        const { x0, eps } = await req.denoiser(x, from);
         eps.dispose();
         let next: tf.Tensor;
         if (to.sigma === 0) {

@@ -16,7 +16,7 @@ const yieldToEventLoop: () => Promise<void> =
  */
 export async function runSteps(
   req: SampleRequest,
-  step: (x: tf.Tensor, from: TimePoint, to: TimePoint, k: number) => tf.Tensor,
+  step: (x: tf.Tensor, from: TimePoint, to: TimePoint, k: number) => tf.Tensor | Promise<tf.Tensor>,
   cleanup: () => void = () => {},
 ): Promise<tf.Tensor> {
   const { grid, signal, onStep } = req;
@@ -26,7 +26,7 @@ export async function runSteps(
   try {
     for (let k = 0; k < total; k++) {
       signal?.throwIfAborted();
-      const next = step(x, grid[k], grid[k + 1], k);
+      const next = await step(x, grid[k], grid[k + 1], k);
       x.dispose();
       x = next;
       onStep?.(k + 1, total);

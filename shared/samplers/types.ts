@@ -6,8 +6,11 @@ import type { Denoised } from '../schedules/prediction.ts';
 
 export type { Denoised };
 
-/** Runs the network on x at tp; the caller owns (and disposes) the result. */
-export type Denoiser = (x: tf.Tensor, tp: TimePoint) => Denoised;
+/**
+ * Runs the network on x at tp; the caller owns (and disposes) the result.
+ * Asynchronous where the network runs outside tfjs (onnxruntime).
+ */
+export type Denoiser = (x: tf.Tensor, tp: TimePoint) => Denoised | Promise<Denoised>;
 
 export interface SampleRequest {
   denoiser: Denoiser;

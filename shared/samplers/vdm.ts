@@ -13,8 +13,8 @@ export const vdmAncestral: Sampler = {
   name: 'vdm',
   defaultSpacing: 'time',
   sample(req: SampleRequest) {
-    return runSteps(req, (x, from, to, k) => {
-      const { x0, eps } = req.denoiser(x, from);
+    return runSteps(req, async (x, from, to, k) => {
+      const { x0, eps } = await req.denoiser(x, from);
       x0.dispose();
       const c = -Math.expm1(gammaOf(to) - gammaOf(from)); // = 1 when sigma_s = 0
       const a = to.alpha / from.alpha;

@@ -250,7 +250,7 @@ describe('errors: exit 2, one line, no stack trace, no output file', () => {
   });
 
   it('an unknown --backend', async () => {
-    await expectUsageError(['sample', '--model', model2d, '--out', '{out}', '--quiet', '--backend', 'gpu'], /--backend must be one of tensorflow, wasm, cpu; got "gpu"/);
+    await expectUsageError(['sample', '--model', model2d, '--out', '{out}', '--quiet', '--backend', 'gpu'], /--backend must be one of tensorflow, onnxruntime, wasm, cpu; got "gpu"/);
   });
 });
 

@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { parseBackendName, selectBackend } from '../../sampler/backend.ts';
+import { networkEngine } from '../../sampler/network-engine.ts';
+import { HAS_ONNXRUNTIME } from '../backends.ts';
 
 const hasTfjsNode = await import('@tensorflow/tfjs-node' as string).then(
   () => true,
@@ -10,17 +12,27 @@ const hasTfjsNode = await import('@tensorflow/tfjs-node' as string).then(
 describe('selectBackend (Node)', () => {
   it('takes the first backend that initialises, reporting why earlier ones were skipped', async () => {
     const choice = await selectBackend();
-    expect(tf.getBackend()).toBe(choice.name);
-    // tensorflow comes first; when tfjs-node is absent (no libtensorflow), wasm is next.
+    expect(networkEngine().name).toBe(choice.name);
+    // tensorflow comes first; when tfjs-node is absent (no libtensorflow), onnxruntime is next (wasm where it is not installed).
     if (choice.name !== 'tensorflow') {
-      expect(choice.name).toBe('wasm');
+      expect(choice.name).toBe(HAS_ONNXRUNTIME ? 'onnxruntime' : 'wasm');
       expect(choice.skipped[0]).toMatch(/^tensorflow: .*tfjs-node/);
+      // onnxruntime runs the network calls; tfjs wasm the samplers' own math.
+      if (HAS_ONNXRUNTIME) expect(tf.getBackend()).toBe('wasm');
     }
+  });
+
+  it('for work that runs tfjs itself (training, encoding) passes over onnxruntime, and refuses it by name', async () => {
+    const choice = await selectBackend(undefined, { tfjsOnly: true });
+    expect(['tensorflow', 'wasm']).toContain(choice.name);
+    expect(choice.skipped.some((s) => s.startsWith('onnxruntime'))).toBe(false);
+    await expect(selectBackend('onnxruntime', { tfjsOnly: true })).rejects.toThrow('--backend onnxruntime runs only the sampling networks; this needs one of tensorflow, wasm, cpu');
   });
 
   it('honours an override and reports it', async () => {
     expect(await selectBackend('cpu')).toEqual({ name: 'cpu', skipped: [] });
     expect(tf.getBackend()).toBe('cpu');
+    expect(networkEngine().name).toBe('cpu'); // the network calls left onnxruntime too
     expect((await selectBackend('wasm')).name).toBe('wasm');
   });
 
@@ -30,6 +42,6 @@ describe('selectBackend (Node)', () => {
   });
 
   it('rejects unknown names with the list of valid ones', () => {
-    expect(() => parseBackendName('webgl')).toThrow('--backend must be one of tensorflow, wasm, cpu; got "webgl"');
+    expect(() => parseBackendName('webgl')).toThrow('--backend must be one of tensorflow, onnxruntime, wasm, cpu; got "webgl"');
   });
 });

@@ -10,7 +10,7 @@ import { generate } from '../../sampler/generate.ts';
 import { inspectCheckpoint } from '../../sampler/inspect.ts';
 import { loadModel } from '../../sampler/load.ts';
 import { exportCheckpoint, type ExportMeta } from '../../trainer/export.ts';
-import { TEST_BACKENDS, useBackend } from '../backends.ts';
+import { SAMPLING_BACKENDS, useBackend } from '../backends.ts';
 import { editManifest, perturbParams } from '../helpers/tiny-models.ts';
 
 const CONFIG = {
@@ -36,7 +36,7 @@ beforeAll(async () => {
   tf.dispose([...params.values()]);
 });
 
-describe.each(TEST_BACKENDS)('latent-ddpm-vqgan3d sampling on %s', (backend) => {
+describe.each(SAMPLING_BACKENDS)('latent-ddpm-vqgan3d sampling on %s', (backend) => {
   it('draws noise on the latent grid, decodes, and returns volumes on the data grid in HU; image i is the same alone or in a batch; no leaks', async () => {
     await useBackend(backend);
     const m = await loadModel(memorySource(files, 'mem://latent'));

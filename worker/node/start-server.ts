@@ -23,7 +23,7 @@ export interface StartOptions {
   host?: string;
   /** Bearer key required for sampling. */
   apiKey?: string;
-  /** Force a backend; otherwise tensorflow, wasm, cpu, whichever initialises first. */
+  /** Force a backend; otherwise tensorflow, onnxruntime, wasm, cpu, whichever initialises first. */
   backend?: BackendName;
   /** Limits (see worker/config.ts). */
   config?: ServerConfigInput;

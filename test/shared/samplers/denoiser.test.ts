@@ -50,15 +50,15 @@ describe('makeDenoiser', () => {
       return tf.add(x, tf.reshape(tf.add(t, tf.mul(l, 10)), [-1, 1]));
     });
 
-  it('feeds the schedule network time (normalised gamma for VDM)', () => {
+  it('feeds the schedule network time (normalised gamma for VDM)', async () => {
     const d = makeDenoiser({ net, schedule, prediction: 'x0', clipX0: false });
     const x = tf.zeros([2, 3]);
-    const { x0 } = d(x, { t: 0.25, alpha: 0.5, sigma: Math.sqrt(0.75) });
+    const { x0 } = await d(x, { t: 0.25, alpha: 0.5, sigma: Math.sqrt(0.75) });
     expect(x0.dataSync()[0]).toBeCloseTo(schedule.networkTime(0.25), 6);
     expect(schedule.networkTime(0.25)).toBeCloseTo(0.25, 6);
   });
 
-  it('classifier-free guidance: out = out_null + w (out_label - out_null), in one batched call', () => {
+  it('classifier-free guidance: out = out_null + w (out_label - out_null), in one batched call', async () => {
     let calls = 0;
     const counted: Net = (x, t, label) => {
       calls++;
@@ -67,7 +67,7 @@ describe('makeDenoiser', () => {
     const before = tf.memory().numTensors;
     const d = makeDenoiser({ net: counted, schedule, prediction: 'x0', clipX0: false, labels: [1, 2], nullLabel: 3, guidance: 2.5 });
     const x = tf.zeros([2, 1]);
-    const { x0, eps } = d(x, { t: 0, alpha: 1, sigma: 0.1 });
+    const { x0, eps } = await d(x, { t: 0, alpha: 1, sigma: 0.1 });
     const tNet = schedule.networkTime(0);
     // null label 3 -> 30; labels 1, 2 -> 10, 20.
     const expected = [1, 2].map((l) => tNet + 30 + 2.5 * (10 * l - 30));
@@ -77,7 +77,7 @@ describe('makeDenoiser', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
-  it('guidance 1 is the plain conditional call: one network call on the batch as it is, not doubled', () => {
+  it('guidance 1 is the plain conditional call: one network call on the batch as it is, not doubled', async () => {
     const batches: number[] = [];
     const counted: Net = (x, t, label) => {
       batches.push(x.shape[0]);
@@ -85,10 +85,28 @@ describe('makeDenoiser', () => {
     };
     const d = makeDenoiser({ net: counted, schedule, prediction: 'x0', clipX0: false, labels: [1, 2], nullLabel: 3, guidance: 1 });
     const x = tf.zeros([2, 1]);
-    const { x0, eps } = d(x, { t: 0, alpha: 1, sigma: 0.1 });
+    const { x0, eps } = await d(x, { t: 0, alpha: 1, sigma: 0.1 });
     expect(Array.from(x0.dataSync())).toEqual([1, 2].map((l) => Math.fround(schedule.networkTime(0) + 10 * l)));
     expect(batches).toEqual([2]);
     tf.dispose([x, x0, eps]);
+  });
+
+  it('runs an asynchronous net (an engine outside tfjs) the same way, freeing the doubled batch even when the call fails', async () => {
+    const later: Net = async (x, t, labels) => {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      return net(x, t, labels);
+    };
+    const before = tf.memory().numTensors;
+    const d = makeDenoiser({ net: later, schedule, prediction: 'x0', clipX0: false, labels: [1, 2], nullLabel: 3, guidance: 2.5 });
+    const x = tf.zeros([2, 1]);
+    const { x0, eps } = await d(x, { t: 0, alpha: 1, sigma: 0.1 });
+    const tNet = schedule.networkTime(0);
+    Array.from(x0.dataSync()).forEach((v, i) => expect(v).toBeCloseTo(tNet + 30 + 2.5 * (10 * (i + 1) - 30), 4));
+    tf.dispose([x0, eps]);
+    const failing = makeDenoiser({ net: async () => Promise.reject(new Error('session lost')), schedule, prediction: 'x0', clipX0: false, labels: [1, 2], nullLabel: 3, guidance: 2.5 });
+    await expect(failing(x, { t: 0, alpha: 1, sigma: 0.1 })).rejects.toThrow('session lost');
+    x.dispose();
+    expect(tf.memory().numTensors).toBe(before);
   });
 
   it('refuses guidance without a label', () => {

@@ -1,9 +1,9 @@
-// The backend self-test (sampler/browser/self-test.ts): it passes on every
+// The backend self-test (sampler/self-test.ts): it passes on every
 // test backend against its float64 reference, frees its tensors, and its
 // check rejects what a broken backend returns (NaN, all zeros, wrong values).
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { SELF_TEST_TOLERANCE, selfTest, selfTestCompute, selfTestProblem, selfTestReference } from '../../sampler/browser/self-test.ts';
+import { SELF_TEST_TOLERANCE, selfTest, selfTestCompute, selfTestProblem, selfTestReference } from '../../sampler/self-test.ts';
 import { TEST_BACKENDS, useBackend } from '../backends.ts';
 
 describe.each(TEST_BACKENDS)('self-test on %s', (backend) => {

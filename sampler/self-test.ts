@@ -1,9 +1,10 @@
-// The numeric self-test that decides whether a backend may run generation: a
+// The numeric self-test that decides whether an engine may run generation: a
 // tiny fixed computation through the kernels the networks use (conv2d,
 // matMul, moments, rsqrt, sigmoid, softmax), compared with the same
 // arithmetic in float64 JavaScript. A backend that returns NaN, all zeros
 // (typical of a broken GPU driver) or wrong values fails, and the next
-// backend in the order is tried.
+// backend in the order is tried. tfjs backends run the computation directly;
+// onnxruntime runs it recorded as a graph (sampler/onnx/engine.ts).
 import * as tf from '@tensorflow/tfjs-core';
 
 const H = 4;
@@ -60,15 +61,18 @@ export function selfTestReference(): Float64Array {
   return out;
 }
 
-/** The same computation with tfjs on the active backend. */
+/** The computation on tfjs tensors -> [160] (under the caller's tidy). */
+export function selfTestNetwork(): tf.Tensor {
+  const y = tf.conv2d(tf.tensor4d(x, [1, H, W, C_IN]), tf.tensor4d(w, [K, K, C_IN, C_OUT]), 1, 'same');
+  const z = tf.matMul(tf.reshape(y, [H * W, C_OUT]), tf.tensor2d(m, [C_OUT, N_OUT]));
+  const { mean, variance } = tf.moments(z);
+  const u = tf.mul(tf.sub(z, mean), tf.rsqrt(tf.add(variance, 1e-5)));
+  return tf.concat([tf.reshape(tf.sigmoid(z), [-1]), tf.reshape(tf.softmax(u), [-1])]);
+}
+
+/** The computation with tfjs on the active backend. */
 export async function selfTestCompute(): Promise<Float32Array> {
-  const out = tf.tidy(() => {
-    const y = tf.conv2d(tf.tensor4d(x, [1, H, W, C_IN]), tf.tensor4d(w, [K, K, C_IN, C_OUT]), 1, 'same');
-    const z = tf.matMul(tf.reshape(y, [H * W, C_OUT]), tf.tensor2d(m, [C_OUT, N_OUT]));
-    const { mean, variance } = tf.moments(z);
-    const u = tf.mul(tf.sub(z, mean), tf.rsqrt(tf.add(variance, 1e-5)));
-    return tf.concat([tf.reshape(tf.sigmoid(z), [-1]), tf.reshape(tf.softmax(u), [-1])]);
-  });
+  const out = tf.tidy(selfTestNetwork);
   try {
     return (await out.data()) as Float32Array;
   } finally {
@@ -94,13 +98,17 @@ export function selfTestProblem(actual: ArrayLike<number>, expected: ArrayLike<n
   return undefined;
 }
 
-/** Runs the self-test on the active backend; resolves to the largest deviation, throws with the reason it failed. */
-export async function selfTest(): Promise<number> {
-  const actual = await selfTestCompute();
+/** Checks an engine's values of selfTestNetwork: resolves to the largest deviation, throws with the reason they fail. */
+export function checkSelfTest(actual: ArrayLike<number>): number {
   const expected = selfTestReference();
   const problem = selfTestProblem(actual, expected);
   if (problem) throw new Error(problem);
   let worst = 0;
   for (let i = 0; i < actual.length; i++) worst = Math.max(worst, Math.abs(actual[i] - expected[i]));
   return worst;
+}
+
+/** Runs the self-test on the active tfjs backend (see checkSelfTest). */
+export async function selfTest(): Promise<number> {
+  return checkSelfTest(await selfTestCompute());
 }

@@ -1,0 +1,171 @@
+// The network calls of generate() on onnxruntime-node (NetworkEngine,
+// sampler/network-engine.ts). A model's network is recorded as an ONNX graph
+// from its loaded parameters (network.ts) once per input shape, and its
+// sessions live until the model is disposed. The time/label path stays on
+// tfjs (GridConditioning computes it once per grid time) and enters each call
+// as the FiLM inputs; so do noise, samplers and decoding.
+import * as tf from '@tensorflow/tfjs-core';
+import type * as Ort from 'onnxruntime-node';
+import { disposeConditioned } from '../../shared/models/unet.ts';
+import type { Conditioned } from '../../shared/models/types.ts';
+import type { Net } from '../../shared/samplers/index.ts';
+import type { LoadedModel } from '../load.ts';
+import type { NetworkEngine } from '../network-engine.ts';
+import { checkSelfTest, selfTestNetwork } from '../self-test.ts';
+import { filmInputs, networkGraph } from './network.ts';
+import { recordGraph } from './record.ts';
+
+type OrtModule = typeof Ort;
+
+export const ONNX_ENGINE = 'onnxruntime';
+
+/** Sessions kept per model (one per batch shape); the least recently used idle one goes first. */
+const MAX_SESSIONS_PER_MODEL = 8;
+
+let open = 0;
+
+/** Sessions created and not yet released, over all models (for leak tests). */
+export function openSessions(): number {
+  return open;
+}
+
+interface Entry {
+  session: Promise<Ort.InferenceSession>;
+  /** Calls running on it; an entry in use is never evicted. */
+  users: number;
+}
+
+/** One model's sessions by input shape, most recently used last. */
+class Sessions {
+  private readonly byShape = new Map<string, Entry>();
+  private disposed = false;
+
+  constructor(
+    private readonly ort: OrtModule,
+    private readonly m: LoadedModel,
+    private readonly options: Ort.InferenceSession.SessionOptions,
+  ) {
+    m.onDispose(() => {
+      this.disposed = true;
+      for (const e of this.byShape.values()) release(e.session);
+      this.byShape.clear();
+    });
+  }
+
+  async run(shape: readonly number[], feeds: Record<string, Ort.Tensor>): Promise<Float32Array> {
+    if (this.disposed) throw new Error(`onnxruntime: model "${this.m.manifest.name}" was disposed`);
+    const key = shape.join('x');
+    let e = this.byShape.get(key);
+    if (e) this.byShape.delete(key); // re-inserted below as the most recent
+    else e = { session: this.create(shape), users: 0 };
+    this.byShape.set(key, e);
+    e.users++;
+    this.evict();
+    try {
+      const session = await e.session;
+      const out = await session.run(feeds);
+      return out.out0.data as Float32Array;
+    } finally {
+      e.users--;
+    }
+  }
+
+  private async create(shape: readonly number[]): Promise<Ort.InferenceSession> {
+    const { bytes } = networkGraph(this.m.model, this.m.params, shape);
+    const session = await this.ort.InferenceSession.create(bytes, this.options);
+    open++;
+    return session;
+  }
+
+  private evict(): void {
+    for (const [key, e] of this.byShape) {
+      if (this.byShape.size <= MAX_SESSIONS_PER_MODEL) return;
+      if (e.users > 0) continue;
+      this.byShape.delete(key);
+      release(e.session);
+    }
+  }
+}
+
+function release(session: Promise<Ort.InferenceSession>): void {
+  session.then(
+    (s) => {
+      open--;
+      return s.release();
+    },
+    () => {}, // a failed creation was reported to its caller and holds nothing
+  ).catch(() => {});
+}
+
+/** Float32 values of a tensor on a tfjs backend, read once per tensor (FiLM terms are reused every step). */
+const hostValues = new WeakMap<tf.Tensor, Float32Array>();
+async function valuesOf(t: tf.Tensor): Promise<Float32Array> {
+  let v = hostValues.get(t);
+  if (!v) {
+    v = (await t.data()) as Float32Array;
+    hostValues.set(t, v);
+  }
+  return v;
+}
+
+/** The network's own time/label path for a call at t (the caller owns the result). */
+function condition(m: LoadedModel, batch: number, t: number, labels?: readonly number[]): Conditioned {
+  const tt = tf.fill([batch], t) as tf.Tensor1D;
+  const label = labels ? tf.tensor1d(Array.from(labels), 'int32') : undefined;
+  try {
+    return m.model.condition(m.params, tt, label ? { label } : undefined);
+  } finally {
+    tf.dispose([tt, label]);
+  }
+}
+
+export interface OnnxEngineOptions {
+  /** onnxruntime's intra-op threads per call (default: its own choice, every physical core). */
+  threads?: number;
+}
+
+export function onnxEngine(ort: OrtModule, opts: OnnxEngineOptions = {}): NetworkEngine {
+  const options: Ort.InferenceSession.SessionOptions = { logSeverityLevel: 3, interOpNumThreads: 1, ...(opts.threads ? { intraOpNumThreads: opts.threads } : {}) };
+  const sessionsOf = new WeakMap<LoadedModel, Sessions>();
+  return {
+    name: ONNX_ENGINE,
+    net(m, conditioning): Net {
+      let sessions = sessionsOf.get(m);
+      if (!sessions) {
+        sessions = new Sessions(ort, m, options);
+        sessionsOf.set(m, sessions);
+      }
+      const s = sessions;
+      return async (x, t, labels) => {
+        const batch = x.shape[0];
+        const grid = conditioning.get(t, batch, labels);
+        // Off the grid the network conditions itself: computed here, on tfjs, and freed after the call.
+        const own = grid ? undefined : condition(m, batch, t, labels);
+        try {
+          const feeds: Record<string, Ort.Tensor> = { x: new ort.Tensor('float32', (await x.data()) as Float32Array, x.shape) };
+          for (const [i, f] of (grid ?? own!).entries()) {
+            const [scale, shift] = filmInputs(i);
+            feeds[scale] = new ort.Tensor('float32', grid ? await valuesOf(f.scale) : ((await f.scale.data()) as Float32Array), f.scale.shape);
+            feeds[shift] = new ort.Tensor('float32', grid ? await valuesOf(f.shift) : ((await f.shift.data()) as Float32Array), f.shift.shape);
+          }
+          return tf.tensor(await s.run(x.shape, feeds), x.shape);
+        } finally {
+          if (own) disposeConditioned(own);
+        }
+      };
+    },
+  };
+}
+
+/**
+ * The numeric self-test (sampler/self-test.ts) recorded as a graph and run on
+ * onnxruntime: resolves to its largest deviation, throws why it fails.
+ */
+export async function onnxSelfTest(ort: OrtModule): Promise<number> {
+  const session = await ort.InferenceSession.create(recordGraph('self-test', () => [selfTestNetwork()]), { logSeverityLevel: 3, intraOpNumThreads: 1 });
+  try {
+    return checkSelfTest((await session.run({})).out0.data as Float32Array);
+  } finally {
+    await session.release();
+  }
+}
