@@ -9,6 +9,8 @@
 //   sampling  per preset and shipped model on each backend: step latency, time
 //             to image, GFLOP and GFLOP/s, conv/matmul share, peak memory,
 //             cold/cached load, int8 vs fp32 (bench/sampling/sampling.ts)
+//   engines   tfjs wasm against onnxruntime at 1 and all threads, interleaved:
+//             per-call ms, GFLOP/s, time to image, graph build (bench/sampling/engines.ts)
 //   train     training throughput per preset (bench/train/train.ts)
 //   server    HTTP load on loopback (bench/server/load.ts)
 // The report is rewritten (atomically) after every part, so an interrupted
@@ -44,6 +46,7 @@ export const PARTS: Record<string, Part> = {
   browser: { script: 'bench/browser/browser.ts', quick: ['--quick'] },
   steps: { script: 'bench/sampling/steps.ts', quick: ['--quick'] },
   sampling: { script: 'bench/sampling/sampling.ts', quick: ['--quick'] },
+  engines: { script: 'bench/sampling/engines.ts', quick: ['--quick'] },
   train: { script: 'bench/train/train.ts', quick: ['--presets', 'tiny-mri-2d-16', '--runs', '2', '--warmup', '1'] },
   cli: { script: 'bench/cli/startup.ts', quick: ['--quick'] },
   server: { script: 'bench/server/load.ts', quick: ['--requests', '16', '--runs', '1', '--clients', '4'] },

@@ -106,8 +106,8 @@ export async function generate(
   const { modality, spacing: voxelSpacing, intensity } = labelData(m.manifest, label === nullLabel ? undefined : label);
   const imageSize = spatial.reduce((a, b) => a * b, 1) * channels;
   // Diffusion runs in the model's input space: the image itself, or a latent model's latent grid (decoded at the end).
-  const decode = m.model.decode?.bind(m.model);
-  const noiseShape = decode ? [...m.model.input.shape!, m.model.input.channels] : [...spatial, channels];
+  const latent = m.model.toCodes !== undefined && m.model.decode !== undefined;
+  const noiseShape = latent ? [...m.model.input.shape!, m.model.input.channels] : [...spatial, channels];
   const noiseSize = noiseShape.reduce((a, b) => a * b, 1);
   const batches: number[][] = [];
   for (let i = 0; i < plan.count; i += plan.batchSize) batches.push(Array.from({ length: Math.min(plan.batchSize, plan.count - i) }, (_, j) => i + j));
@@ -117,6 +117,7 @@ export async function generate(
   const conditioning = new GridConditioning(m.model, m.params, grid.map((p) => m.schedule.networkTime(p.t)));
   const engine = networkEngine();
   const net = engine.net(m, conditioning);
+  const decoder = latent ? engine.decoder(m) : undefined;
   const images: GeneratedImage[] = [];
   try {
     for (const [b, indices] of batches.entries()) {
@@ -154,15 +155,19 @@ export async function generate(
         xT.dispose();
       }
       // The path ends at t = 0: x = z_0 / alpha_0 (alpha_0 = 1 for DDPM; VDM keeps a little noise at t = 0).
-      // A latent model's x are latents, divided on the device and decoded to images.
+      // A latent model's x are latents: divided on the device, snapped to codes, decoded to images.
       let alpha0 = grid[grid.length - 1].alpha;
-      if (decode) {
-        const latents = tf.div(out, alpha0);
-        out.dispose();
+      if (decoder) {
+        let codes: tf.Tensor;
         try {
-          out = decode(m.params, latents); // [B, ...latent] -> [B, ...spatial, channels]
+          codes = tf.tidy(() => m.model.toCodes!(m.params, tf.div(out, alpha0)));
         } finally {
-          latents.dispose();
+          out.dispose();
+        }
+        try {
+          out = await decoder(codes); // [B, ...latent] -> [B, ...spatial, channels]
+        } finally {
+          codes.dispose();
         }
         alpha0 = 1;
       }

@@ -1,7 +1,8 @@
-// Which engine runs generate()'s network calls. By default tfjs, on its active
+// Which engine runs generate()'s network calls (the denoiser, and a latent
+// model's decoder). By default tfjs, on its active
 // backend; a backend selection may install another (Node's onnxruntime
 // candidate, sampler/onnx/engine.ts). Only the network calls move: noise,
-// samplers, guidance and decoding stay on tfjs, shared by every engine.
+// samplers, guidance and the codebook snap stay on tfjs, shared by every engine.
 import * as tf from '@tensorflow/tfjs-core';
 import type { Net } from '../shared/samplers/index.ts';
 import type { GridConditioning } from './grid-conditioning.ts';
@@ -12,6 +13,8 @@ export interface NetworkEngine {
   readonly name: string;
   /** m's network as a Net, taking each call's time/label path from `conditioning` where the grid has it. */
   net(m: LoadedModel, conditioning: GridConditioning): Net;
+  /** A latent model's decoder network: codes (Model.toCodes) [B, ...input] -> images [B, ...output]; the caller owns the result. */
+  decoder(m: LoadedModel): (codes: tf.Tensor) => tf.Tensor | Promise<tf.Tensor>;
 }
 
 /** The network on the active tfjs backend. */
@@ -25,6 +28,7 @@ const tfjsEngine: NetworkEngine = {
       const label = labels ? tf.tensor1d(Array.from(labels), 'int32') : undefined;
       return m.model.apply(m.params, x, tt, label ? { label } : undefined, conditioning.get(t, x.shape[0], labels));
     }),
+  decoder: (m) => (codes) => m.model.decode!(m.params, codes),
 };
 
 let installed: NetworkEngine | undefined;

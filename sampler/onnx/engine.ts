@@ -1,7 +1,8 @@
 // The network calls of generate() on onnxruntime-node (NetworkEngine,
-// sampler/network-engine.ts). A model's network is recorded as an ONNX graph
-// from its loaded parameters (network.ts) once per input shape, and its
-// sessions live until the model is disposed. The time/label path stays on
+// sampler/network-engine.ts). A model's networks (the denoiser, a latent
+// model's decoder) are recorded as ONNX graphs from its loaded parameters
+// (network.ts) once per input shape, and their sessions live until the model
+// is disposed. The time/label path stays on
 // tfjs (GridConditioning computes it once per grid time) and enters each call
 // as the FiLM inputs; so do noise, samplers and decoding.
 import * as tf from '@tensorflow/tfjs-core';
@@ -12,14 +13,14 @@ import type { Net } from '../../shared/samplers/index.ts';
 import type { LoadedModel } from '../load.ts';
 import type { NetworkEngine } from '../network-engine.ts';
 import { checkSelfTest, selfTestNetwork } from '../self-test.ts';
-import { filmInputs, networkGraph } from './network.ts';
+import { decoderGraph, filmInputs, networkGraph } from './network.ts';
 import { recordGraph } from './record.ts';
 
 type OrtModule = typeof Ort;
 
 export const ONNX_ENGINE = 'onnxruntime';
 
-/** Sessions kept per model (one per batch shape); the least recently used idle one goes first. */
+/** Sessions kept per model (one per network and batch shape); the least recently used idle one goes first. */
 const MAX_SESSIONS_PER_MODEL = 8;
 
 let open = 0;
@@ -35,7 +36,10 @@ interface Entry {
   users: number;
 }
 
-/** One model's sessions by input shape, most recently used last. */
+/** Which of a model's networks a session runs. */
+type Part = 'denoiser' | 'decoder';
+
+/** One model's sessions by network and input shape, most recently used last. */
 class Sessions {
   private readonly byShape = new Map<string, Entry>();
   private disposed = false;
@@ -52,12 +56,12 @@ class Sessions {
     });
   }
 
-  async run(shape: readonly number[], feeds: Record<string, Ort.Tensor>): Promise<Float32Array> {
+  async run(part: Part, shape: readonly number[], feeds: Record<string, Ort.Tensor>): Promise<Float32Array> {
     if (this.disposed) throw new Error(`onnxruntime: model "${this.m.manifest.name}" was disposed`);
-    const key = shape.join('x');
+    const key = `${part} ${shape.join('x')}`;
     let e = this.byShape.get(key);
     if (e) this.byShape.delete(key); // re-inserted below as the most recent
-    else e = { session: this.create(shape), users: 0 };
+    else e = { session: this.create(part, shape), users: 0 };
     this.byShape.set(key, e);
     e.users++;
     this.evict();
@@ -70,8 +74,9 @@ class Sessions {
     }
   }
 
-  private async create(shape: readonly number[]): Promise<Ort.InferenceSession> {
-    const { bytes } = networkGraph(this.m.model, this.m.params, shape);
+  private async create(part: Part, shape: readonly number[]): Promise<Ort.InferenceSession> {
+    const { model, params } = this.m;
+    const bytes = part === 'denoiser' ? networkGraph(model, params, shape).bytes : decoderGraph(model, params, shape);
     const session = await this.ort.InferenceSession.create(bytes, this.options);
     open++;
     return session;
@@ -127,15 +132,18 @@ export interface OnnxEngineOptions {
 export function onnxEngine(ort: OrtModule, opts: OnnxEngineOptions = {}): NetworkEngine {
   const options: Ort.InferenceSession.SessionOptions = { logSeverityLevel: 3, interOpNumThreads: 1, ...(opts.threads ? { intraOpNumThreads: opts.threads } : {}) };
   const sessionsOf = new WeakMap<LoadedModel, Sessions>();
+  const sessions = (m: LoadedModel): Sessions => {
+    let s = sessionsOf.get(m);
+    if (!s) {
+      s = new Sessions(ort, m, options);
+      sessionsOf.set(m, s);
+    }
+    return s;
+  };
   return {
     name: ONNX_ENGINE,
     net(m, conditioning): Net {
-      let sessions = sessionsOf.get(m);
-      if (!sessions) {
-        sessions = new Sessions(ort, m, options);
-        sessionsOf.set(m, sessions);
-      }
-      const s = sessions;
+      const s = sessions(m);
       return async (x, t, labels) => {
         const batch = x.shape[0];
         const grid = conditioning.get(t, batch, labels);
@@ -148,10 +156,18 @@ export function onnxEngine(ort: OrtModule, opts: OnnxEngineOptions = {}): Networ
             feeds[scale] = new ort.Tensor('float32', grid ? await valuesOf(f.scale) : ((await f.scale.data()) as Float32Array), f.scale.shape);
             feeds[shift] = new ort.Tensor('float32', grid ? await valuesOf(f.shift) : ((await f.shift.data()) as Float32Array), f.shift.shape);
           }
-          return tf.tensor(await s.run(x.shape, feeds), x.shape);
+          return tf.tensor(await s.run('denoiser', x.shape, feeds), x.shape);
         } finally {
           if (own) disposeConditioned(own);
         }
+      };
+    },
+    decoder(m) {
+      const s = sessions(m);
+      const out = m.model.output!;
+      return async (codes) => {
+        const feeds = { codes: new ort.Tensor('float32', (await codes.data()) as Float32Array, codes.shape) };
+        return tf.tensor(await s.run('decoder', codes.shape, feeds), [codes.shape[0], ...out.shape!, out.channels]);
       };
     },
   };

@@ -1,8 +1,9 @@
-// A model's network call as an ONNX graph, built from the checkpoint's own
-// parameters: inputs x [B, ...input] and each ResBlock's FiLM scale and
-// shift [B, C] (the time/label path stays outside the graph: a sampler
-// computes it once per grid time, sampler/grid-conditioning.ts), output the
-// prediction of x's shape.
+// A model's network calls as ONNX graphs, built from the checkpoint's own
+// parameters. The denoiser: inputs x [B, ...input] and each ResBlock's FiLM
+// scale and shift [B, C] (the time/label path stays outside the graph: a
+// sampler computes it once per grid time, sampler/grid-conditioning.ts),
+// output the prediction of x's shape. A latent model's decoder: input the
+// codebook-snapped latents, output the images.
 import * as tf from '@tensorflow/tfjs-core';
 import { hostToParams, paramsToHost } from '../../shared/models/host.ts';
 import type { Conditioned, Model, Params } from '../../shared/models/types.ts';
@@ -38,4 +39,14 @@ export function networkGraph(model: Model<unknown>, params: Params, xShape: read
     return [model.apply(recorded, x, tf.zeros([batch]) as tf.Tensor1D, undefined, pre)];
   });
   return { bytes, inputs: ['x', ...films.flatMap((_, i) => filmInputs(i))] };
+}
+
+/**
+ * Records a latent model's decoder network (Model.decode) on codes of shape
+ * `codesShape` ([B, ...input]): input "codes", output the images.
+ */
+export function decoderGraph(model: Model<unknown>, params: Params, codesShape: readonly number[]): Uint8Array {
+  if (!model.decode) throw new Error(`onnx graph: ${model.kind} has no decoder`);
+  const host = paramsToHost(params);
+  return recordGraph(`${model.kind}.decoder`, (r) => [model.decode!(hostToParams(host), r.input('codes', [...codesShape]))]);
 }

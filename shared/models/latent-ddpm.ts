@@ -95,6 +95,10 @@ export function latentDdpm(raw: unknown = {}): Model<LatentDdpmConfig> {
   const input: InputSpec = { ...unet.input, shape: [...latent.shape] };
   const volume = latent.shape.map((s, i) => s * v.downsample[i]);
   const output: InputSpec = { spatialDims: 3, channels: v.channels, multipleOf: 1, shape: volume };
+  const checkLatents = (what: string, x: tf.Tensor) => {
+    const problem = x.rank !== 5 ? `latents must be [B, d, h, w, E], got [${x.shape}]` : inputProblem(input, x.shape.slice(1));
+    if (problem) throw new Error(`${LATENT_DDPM_KIND}: ${what}: ${problem}`);
+  };
   return {
     kind: LATENT_DDPM_KIND,
     config,
@@ -108,16 +112,20 @@ export function latentDdpm(raw: unknown = {}): Model<LatentDdpmConfig> {
       return unet.apply(under(params, UNET_PREFIX), x, t, cond, pre);
     },
     condition: (params, t, cond) => unet.condition(under(params, UNET_PREFIX), t, cond),
-    /** Scaled latents [B, d, h, w, E] -> unscaled, snapped to the codebook, decoded: [B, D, H, W, C]. */
-    decode(params, latents) {
-      const problem = latents.rank !== 5 ? `latents must be [B, d, h, w, E], got [${latents.shape}]` : inputProblem(input, latents.shape.slice(1));
-      if (problem) throw new Error(`${LATENT_DDPM_KIND}: decode: ${problem}`);
+    /** Scaled latents [B, d, h, w, E] -> unscaled and snapped to the codebook: zq [B, d, h, w, E]. */
+    toCodes(params, latents) {
+      checkLatents('toCodes', latents);
       const z = unscaleLatents(latents, latent) as tf.Tensor5D;
       try {
-        return vqgan.decode(under(params, VQGAN_PREFIX), z, { quantize: true });
+        return vqgan.quantize(under(params, VQGAN_PREFIX), z).zq;
       } finally {
         z.dispose();
       }
+    },
+    /** zq [B, d, h, w, E] -> the VQ-GAN decoder's volume [B, D, H, W, C]. */
+    decode(params, codes) {
+      checkLatents('decode', codes);
+      return vqgan.decode(under(params, VQGAN_PREFIX), codes as tf.Tensor5D);
     },
   };
 }

@@ -67,8 +67,13 @@ export interface Model<C> {
   /** t [B] and labels [B] -> the conditioning apply would derive from them. The caller owns the result. */
   condition(params: Params, t: tf.Tensor1D, cond?: Conditioning): Conditioned;
   /**
-   * Latent models only: sampled latents [B, ...input] -> images [B, ...output]
-   * in model space (about [-1, 1]; unclipped). The caller owns the result.
+   * Latent models only, the two halves of turning sampled latents
+   * [B, ...input] into images [B, ...output] in model space (about [-1, 1];
+   * unclipped): toCodes unscales the latents and snaps them to the codebook
+   * (it reads values, so it stays on tfjs); decode runs the decoder network
+   * on its result, a pure network call that an engine outside tfjs may run
+   * (sampler/network-engine.ts). The caller owns each result.
    */
-  decode?(params: Params, latents: tf.Tensor): tf.Tensor;
+  toCodes?(params: Params, latents: tf.Tensor): tf.Tensor;
+  decode?(params: Params, codes: tf.Tensor): tf.Tensor;
 }

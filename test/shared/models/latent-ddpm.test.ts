@@ -22,6 +22,8 @@ const CONFIG = { ...UNET, vqgan: VQGAN, latent: LATENT };
 const normal = (shape: number[], seed: number) => tf.tensor(new Rng(seed).normal(shape.reduce((a, b) => a * b, 1)), shape);
 const under = (params: Params, prefix: string) => new Map([...params].filter(([k]) => k.startsWith(prefix)).map(([k, v]) => [k.slice(prefix.length), v]));
 const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
+/** Sampled latents to the volume, as generate() does: toCodes on tfjs, then the decoder network. */
+const decodeLatents = (model: ReturnType<typeof latentDdpm>, params: Params, x: tf.Tensor) => tf.tidy(() => model.decode!(params, model.toCodes!(params, x)));
 
 /** Scaled latents [B, 2, 2, 4, 3] whose every vector is a codebook entry (so quantisation is exact on any backend). */
 function codeLatents(params: Params, b: number, seed: number): tf.Tensor5D {
@@ -95,7 +97,7 @@ describe.each(TEST_BACKENDS)('latent-ddpm-vqgan3d on %s', (backend) => {
     expect(y.shape).toEqual([2, 2, 2, 4, 3]);
     expect(Array.from(y.dataSync())).toEqual(Array.from(want.dataSync()));
 
-    const volume = model.decode!(params, x);
+    const volume = decodeLatents(model, params, x);
     expect(volume.shape).toEqual([2, 4, 8, 8, 1]);
     const vq = vqgan3d(VQGAN);
     const z = unscaleLatents(x, LATENT) as tf.Tensor5D;
@@ -111,6 +113,7 @@ describe.each(TEST_BACKENDS)('latent-ddpm-vqgan3d on %s', (backend) => {
     const bad = tf.zeros([1, 2, 2, 2, 3]);
     const t = tf.tensor1d([0.5]);
     expect(() => model.decode!(params, bad)).toThrow(/decode: must be \[2,2,4\] x 3 channel\(s\), got \[2,2,2,3\]/);
+    expect(() => model.toCodes!(params, bad)).toThrow(/toCodes: must be \[2,2,4\] x 3 channel\(s\), got \[2,2,2,3\]/);
     expect(() => model.apply(params, bad, t)).toThrow(/latent-ddpm-vqgan3d: x: must be \[2,2,4\]/);
     tf.dispose([bad, t, ...params.values()]);
   });
@@ -122,7 +125,7 @@ describe.each(TEST_BACKENDS)('latent-ddpm-vqgan3d on %s', (backend) => {
     const x = codeLatents(params, 1, 4);
     const t = tf.tensor1d([0.5]);
     const before = tf.memory().numTensors;
-    tf.dispose([model.apply(params, x, t), model.decode!(params, x)]);
+    tf.dispose([model.apply(params, x, t), decodeLatents(model, params, x)]);
     expect(tf.memory().numTensors).toBe(before);
     tf.dispose([x, t, ...params.values()]);
   });
@@ -135,7 +138,7 @@ describe('latent-ddpm-vqgan3d across backends', () => {
       const model = latentDdpm(CONFIG);
       const params = perturbParams(model.init(5), 5, 0.05);
       const x = codeLatents(params, 2, 6);
-      const y = model.decode!(params, x);
+      const y = decodeLatents(model, params, x);
       const out = y.dataSync() as Float32Array;
       tf.dispose([x, y, ...params.values()]);
       return out;
