@@ -1,7 +1,7 @@
 // loadModel(): a checkpoint (folder, URL or any CheckpointSource) to a model
 // ready for generate(), with byte-level progress.
 import * as tf from '@tensorflow/tfjs-core';
-import { CheckpointError, loadCheckpoint, type CheckpointSource, type LoadProgress, type Manifest } from '../shared/checkpoint/index.ts';
+import { CheckpointError, loadCheckpoint, type CheckpointSource, type Int8Form, type LoadProgress, type Manifest } from '../shared/checkpoint/index.ts';
 import { hostToParams } from '../shared/models/host.ts';
 import { createModel } from '../shared/models/index.ts';
 import type { Model, Params } from '../shared/models/types.ts';
@@ -17,6 +17,8 @@ export interface LoadedModel {
   params: Params;
   schedule: NoiseSchedule;
   prediction: Prediction;
+  /** An int8 checkpoint's stored weights by parameter name (empty otherwise): an engine outside tfjs keeps them int8. */
+  int8Weights: ReadonlyMap<string, Int8Form>;
   /** Where it came from (folder path or URL). */
   location: string;
   /** Frees every parameter tensor, after what engines built from them (see onDispose). */
@@ -110,6 +112,7 @@ export async function loadModel(
       params,
       schedule,
       prediction,
+      int8Weights: new Map([...tensors].flatMap(([name, t]) => (t.int8 ? [[name, t.int8] as const] : []))),
       location: src.location,
       dispose: () => {
         frees.splice(0).forEach((free) => free());

@@ -75,8 +75,8 @@ class Sessions {
   }
 
   private async create(part: Part, shape: readonly number[]): Promise<Ort.InferenceSession> {
-    const { model, params } = this.m;
-    const bytes = part === 'denoiser' ? networkGraph(model, params, shape).bytes : decoderGraph(model, params, shape);
+    const { model, params, int8Weights } = this.m;
+    const bytes = part === 'denoiser' ? networkGraph(model, params, shape, int8Weights).bytes : decoderGraph(model, params, shape, int8Weights);
     const session = await this.ort.InferenceSession.create(bytes, this.options);
     open++;
     return session;
@@ -130,7 +130,15 @@ export interface OnnxEngineOptions {
 }
 
 export function onnxEngine(ort: OrtModule, opts: OnnxEngineOptions = {}): NetworkEngine {
-  const options: Ort.InferenceSession.SessionOptions = { logSeverityLevel: 3, interOpNumThreads: 1, ...(opts.threads ? { intraOpNumThreads: opts.threads } : {}) };
+  const options: Ort.InferenceSession.SessionOptions = {
+    logSeverityLevel: 3,
+    interOpNumThreads: 1,
+    ...(opts.threads ? { intraOpNumThreads: opts.threads } : {}),
+    // int8 weights enter as DequantizeLinear of int8 initializers. Without this, onnxruntime keeps them
+    // for QDQ fusion and dequantises (and transposes) every weight in every call: 25 ms against 16 ms per
+    // default-model call here; with it they fold to float32 constants at load, the values tfjs computes.
+    extra: { session: { disable_quant_qdq: '1' } },
+  };
   const sessionsOf = new WeakMap<LoadedModel, Sessions>();
   const sessions = (m: LoadedModel): Sessions => {
     let s = sessionsOf.get(m);

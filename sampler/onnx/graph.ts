@@ -9,13 +9,14 @@ const { onnx } = onnxProto;
 /** The opset the translations in ops.ts are written for (ONNX 1.12, which onnxruntime 1.30 runs). */
 export const OPSET = 17;
 
-export type ElemType = 'float32' | 'int32' | 'int64';
+export type ElemType = 'float32' | 'int32' | 'int64' | 'int8';
 
 /** ONNX's TensorProto.DataType of each element type (Cast's `to`, tensor and value types). */
 export const ELEM: Record<ElemType, number> = {
   float32: onnx.TensorProto.DataType.FLOAT,
   int32: onnx.TensorProto.DataType.INT32,
   int64: onnx.TensorProto.DataType.INT64,
+  int8: onnx.TensorProto.DataType.INT8,
 };
 
 /** Attribute values: integers, integer lists, strings, or a float as { f }. */
@@ -53,7 +54,7 @@ export class GraphBuilder {
   }
 
   /** A constant tensor; integer vectors and scalars with the same content share one initializer. */
-  constant(data: Float32Array | Int32Array | bigint[], shape: readonly number[], dtype: ElemType, hint = 'const'): string {
+  constant(data: Float32Array | Int32Array | Int8Array | bigint[], shape: readonly number[], dtype: ElemType, hint = 'const'): string {
     const small = data.length <= 16;
     const key = small ? `${dtype}[${shape}]:${Array.from(data as ArrayLike<number | bigint>).join(',')}` : undefined;
     const known = key && this.constants.get(key);
@@ -61,7 +62,10 @@ export class GraphBuilder {
     const name = this.fresh(hint);
     const t: Onnx.ITensorProto = { name, dims: [...shape], dataType: ELEM[dtype] };
     if (dtype === 'int64') t.int64Data = (data as bigint[]).map((v) => Number(v));
-    else t.rawData = new Uint8Array((data as Float32Array).buffer, (data as Float32Array).byteOffset, (data as Float32Array).byteLength);
+    else {
+      const typed = data as Float32Array | Int32Array | Int8Array;
+      t.rawData = new Uint8Array(typed.buffer, typed.byteOffset, typed.byteLength);
+    }
     this.initializers.push(t);
     if (key) this.constants.set(key, name);
     return name;
@@ -70,6 +74,11 @@ export class GraphBuilder {
   /** An int64 vector constant (shapes, axes, pads: ONNX takes them as int64 tensors). */
   ints(values: readonly number[]): string {
     return this.constant(values.map((v) => BigInt(v)), [values.length], 'int64', 'ints');
+  }
+
+  /** A float32 constant stored as per-channel int8 (w = q scale[c] along axis): DequantizeLinear of int8 initializers. */
+  dequantized(q: Int8Array, scale: Float32Array, axis: number, shape: readonly number[]): string {
+    return this.op('DequantizeLinear', [this.constant(q, shape, 'int8', 'q'), this.constant(scale, [scale.length], 'float32', 'scale')], { axis });
   }
 
   scalar(value: number): string {
@@ -89,14 +98,21 @@ export class GraphBuilder {
 
   /** The serialised ModelProto. */
   encode(graphName: string): Uint8Array {
-    // Parameters the recorded path never reads (e.g. the conditioning MLP, computed outside the graph) are left out.
-    const used = new Set(this.nodes.flatMap((n) => n.input ?? []));
-    const initializer = this.initializers.filter((t) => used.has(t.name!));
+    // Only what the outputs depend on: parameters the recorded path never reads (e.g. the conditioning MLP,
+    // computed outside the graph) and their dequantisation nodes are left out. Nodes are in recording order,
+    // so one backward pass finds them.
+    const live = new Set(this.outputs.map((o) => o.name!));
+    const kept = [...this.nodes].reverse().filter((n) => {
+      if (!n.output!.some((o) => live.has(o))) return false;
+      for (const i of n.input!) live.add(i);
+      return true;
+    });
+    const initializer = this.initializers.filter((t) => live.has(t.name!));
     const model = onnx.ModelProto.create({
       irVersion: 8,
       producerName: 'medsynth',
       opsetImport: [{ domain: '', version: OPSET }],
-      graph: { name: graphName, node: this.nodes, initializer, input: this.inputs, output: this.outputs },
+      graph: { name: graphName, node: kept.reverse(), initializer, input: this.inputs, output: this.outputs },
     });
     return onnx.ModelProto.encode(model).finish();
   }

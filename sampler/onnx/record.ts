@@ -5,6 +5,7 @@
 //
 // Shapes are static: a graph is recorded for one input shape (batch size).
 import * as tf from '@tensorflow/tfjs-core';
+import type { Int8Form } from '../../shared/checkpoint/index.ts';
 import { GraphBuilder, type ElemType, type Value } from './graph.ts';
 import { OPS } from './ops.ts';
 
@@ -17,6 +18,8 @@ const INPUT_ORDER = ['x', 'a', 'b', 'filter', 'bias', 'logits', 'value', 'indice
 
 class GraphBackend extends tf.KernelBackend {
   builder: GraphBuilder | undefined;
+  /** Constant values to store as int8 in this recording (Recorder.int8), by their data array. */
+  int8 = new WeakMap<object, Int8Form>();
   readonly values = new WeakMap<DataId, Value & { refs: number }>();
   private count = 0;
 
@@ -38,7 +41,9 @@ class GraphBackend extends tf.KernelBackend {
   }
 
   override write(values: tf.backend_util.BackendValues, shape: number[], dtype: tf.DataType): DataId {
-    return this.bind({ name: this.g.constant(asTyped(values, dtype), shape, elem(dtype)), shape, dtype: elem(dtype) });
+    const q = this.int8.get(values);
+    const name = q ? this.g.dequantized(q.q, q.scale, q.axis, shape) : this.g.constant(asTyped(values, dtype), shape, elem(dtype));
+    return this.bind({ name, shape, dtype: elem(dtype) });
   }
 
   override move(id: DataId, values: tf.backend_util.BackendValues, shape: number[], dtype: tf.DataType, refCount: number): void {
@@ -127,6 +132,8 @@ function graphBackend(): GraphBackend {
 export interface Recorder {
   /** A graph input of this shape. */
   input(name: string, shape: number[], dtype?: 'float32' | 'int32'): tf.Tensor;
+  /** The constant that tf.tensor(values) makes in this recording is stored as int8 (`values` are its dequantised form). */
+  int8(values: Float32Array, form: Int8Form): void;
 }
 
 /**
@@ -139,6 +146,7 @@ export function recordGraph(name: string, f: (r: Recorder) => tf.Tensor[]): Uint
   const previous = tf.getBackend();
   const g = new GraphBuilder();
   b.builder = g;
+  b.int8 = new WeakMap();
   // setBackend of an initialised backend switches synchronously (its promise only reports success).
   void tf.setBackend(RECORD_BACKEND);
   try {
@@ -149,6 +157,7 @@ export function recordGraph(name: string, f: (r: Recorder) => tf.Tensor[]): Uint
           const v = g.input(n, shape, dtype);
           return tf.engine().makeTensorFromDataId(b.bind(v), shape, dtype, b);
         },
+        int8: (values, form) => b.int8.set(values, form),
       };
       f(recorder).forEach((t, i) => g.output(b.value(t.dataId), `out${i}`));
     });

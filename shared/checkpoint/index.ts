@@ -33,4 +33,4 @@ export { loadCheckpoint, readManifest } from './loader.ts';
 export type { LoadOptions, LoadProgress } from './loader.ts';
 export { memorySource } from './memory-source.ts';
 export { BYTES_PER_ELEMENT, DEFAULT_LIMITS, DTYPES, fileNameProblem, resolveLimits } from './types.ts';
-export type { CheckpointSource, Dtype, HostTensor, Limits, StoredTensor } from './types.ts';
+export type { CheckpointSource, Dtype, HostTensor, Int8Form, Limits, StoredTensor } from './types.ts';

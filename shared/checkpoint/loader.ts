@@ -207,7 +207,8 @@ export async function loadCheckpoint(
       for (let i = 0; i < data.length; i++) {
         if (!Number.isFinite(data[i])) fail(`tensor ${quote(name)} has a non-finite value (${data[i]}) at index ${i}`);
       }
-      loaded.set(name, { tensor: { shape: [...stored.shape], data }, file: shard.file });
+      const int8 = stored.dtype === 'int8' ? { q: new Int8Array(stored.data.buffer, stored.data.byteOffset, stored.data.length), scale: bytesToFloat32(stored.scale!), axis: stored.axis! } : undefined;
+      loaded.set(name, { tensor: { shape: [...stored.shape], data, ...(int8 ? { int8 } : {}) }, file: shard.file });
     }
     for (const spec of perShard.get(shard.file)!) {
       if (!decoded.has(spec.name)) fail(`tensor ${quote(spec.name)} is declared in this shard but absent`);

@@ -4,6 +4,15 @@
 export interface HostTensor {
   shape: number[];
   data: Float32Array;
+  /** An int8 checkpoint's stored form of `data` (data = q scale[c] along axis): engines that run int8 weights take it. */
+  int8?: Int8Form;
+}
+
+/** Symmetric per-channel int8: w = q[i] scale[c] for channel c of i along `axis` (quantize.ts). */
+export interface Int8Form {
+  q: Int8Array;
+  scale: Float32Array;
+  axis: number;
 }
 
 export type Dtype = 'float32' | 'float16' | 'int8';

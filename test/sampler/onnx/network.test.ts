@@ -22,9 +22,12 @@ describe.each(['default', 'brain-ct-vdm-2d-64', 'brain-ct-ldm-3d-32'])('the netw
       const spatial = m.model.output ? m.model.input.shape! : m.manifest.data.shape;
       const shape = [2, ...spatial, m.model.input.channels];
       const before = tf.memory().numTensors;
-      const graph = networkGraph(m.model, m.params, shape);
+      const graph = networkGraph(m.model, m.params, shape, m.int8Weights);
       expect(tf.memory().numTensors).toBe(before);
       expect(graph.inputs[0]).toBe('x');
+      // int8 checkpoints keep their weights int8 in the graph: about a quarter of the float32 graph's size.
+      expect(m.manifest.quantization).toBe('int8');
+      expect(graph.bytes.length).toBeLessThan(0.35 * networkGraph(m.model, m.params, shape).bytes.length);
 
       const n = shape.reduce((a, b) => a * b, 1);
       const xd = Float32Array.from({ length: n }, (_, i) => Math.sin(0.37 * i));
@@ -68,7 +71,8 @@ describe('the VQ-GAN decoder of models/brain-ct-ldm-3d-32 on onnxruntime', () =>
       const before = tf.memory().numTensors;
       const codes = tf.tidy(() => m.model.toCodes!(m.params, tf.tensor(Float32Array.from({ length: n }, (_, i) => Math.sin(0.37 * i)), shape)));
       const ref = tf.tidy(() => m.model.decode!(m.params, codes).dataSync() as Float32Array);
-      const bytes = decoderGraph(m.model, m.params, shape);
+      const bytes = decoderGraph(m.model, m.params, shape, m.int8Weights);
+      expect(bytes.length).toBeLessThan(0.35 * decoderGraph(m.model, m.params, shape).length);
       const feeds = { codes: new ort.Tensor('float32', codes.dataSync() as Float32Array, shape) };
       codes.dispose();
       expect(tf.memory().numTensors).toBe(before);

@@ -209,6 +209,13 @@ describe('int8', () => {
     assertBound(f.data, tensors.get('conv.w')!.data, scale, 6);
     const d = quantizeInt8(dense, [32, 4], 1);
     assertBound(dense, tensors.get('dense.w')!.data, d.scale, 4);
+    // The stored int8 form comes along (for engines that keep weights int8): exactly the writer's q and scales,
+    // and exactly what the float32 data was dequantised from; float32 tensors have none.
+    const stored = tensors.get('dense.w')!.int8!;
+    expect({ axis: stored.axis, q: Array.from(stored.q), scale: bits(stored.scale) }).toEqual({ axis: 1, q: Array.from(d.q), scale: bits(d.scale) });
+    expect(bits(dequantizeInt8(stored.q, stored.scale, [32, 4], 1))).toEqual(bits(tensors.get('dense.w')!.data));
+    expect(tensors.get('conv.w')!.int8!.axis).toBe(3);
+    expect(tensors.get('conv.b')!.int8).toBeUndefined();
   });
 });
 
