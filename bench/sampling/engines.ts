@@ -20,7 +20,7 @@ import { generate, planGeneration } from '../../sampler/generate.ts';
 import { GridConditioning } from '../../sampler/grid-conditioning.ts';
 import { loadModel, type LoadedModel } from '../../sampler/load.ts';
 import { networkEngine, useNetworkEngine, type NetworkEngine } from '../../sampler/network-engine.ts';
-import { onnxEngine } from '../../sampler/onnx/engine.ts';
+import { onnxEngine, sessionOptions } from '../../sampler/onnx/engine.ts';
 import { networkGraph } from '../../sampler/onnx/network.ts';
 import { machineInfo } from '../common/machine.ts';
 import { median } from '../common/stats.ts';
@@ -81,7 +81,7 @@ async function imageMs(m: LoadedModel, runs: number, steps?: number): Promise<{ 
   return { ms: median(times)!, data: last!.data, range: last!.range };
 }
 
-/** Median ms of recording the network graph and of creating its session, batch 1. */
+/** Median ms of recording the network graph (int8 weights int8, as the engine builds it) and of creating its session, batch 1. */
 async function buildMs(m: LoadedModel, runs: number, threads: number): Promise<{ recordMs: number; sessionMs: number; graphMiB: number }> {
   const shape = [1, ...(m.model.decode ? m.model.input.shape! : m.manifest.data.shape), m.model.input.channels];
   const record: number[] = [];
@@ -89,11 +89,11 @@ async function buildMs(m: LoadedModel, runs: number, threads: number): Promise<{
   let bytes = 0;
   for (let i = 0; i < runs; i++) {
     let t0 = performance.now();
-    const graph = networkGraph(m.model, m.params, shape);
+    const graph = networkGraph(m.model, m.params, shape, m.int8Weights);
     record.push(performance.now() - t0);
     bytes = graph.bytes.length;
     t0 = performance.now();
-    const s = await ort.InferenceSession.create(graph.bytes, { logSeverityLevel: 3, intraOpNumThreads: threads, interOpNumThreads: 1 });
+    const s = await ort.InferenceSession.create(graph.bytes, sessionOptions({ threads }));
     session.push(performance.now() - t0);
     await s.release();
   }

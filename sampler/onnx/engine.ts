@@ -129,8 +129,9 @@ export interface OnnxEngineOptions {
   threads?: number;
 }
 
-export function onnxEngine(ort: OrtModule, opts: OnnxEngineOptions = {}): NetworkEngine {
-  const options: Ort.InferenceSession.SessionOptions = {
+/** The engine's session settings. */
+export function sessionOptions(opts: OnnxEngineOptions = {}): Ort.InferenceSession.SessionOptions {
+  return {
     logSeverityLevel: 3,
     interOpNumThreads: 1,
     ...(opts.threads ? { intraOpNumThreads: opts.threads } : {}),
@@ -139,6 +140,10 @@ export function onnxEngine(ort: OrtModule, opts: OnnxEngineOptions = {}): Networ
     // default-model call here; with it they fold to float32 constants at load, the values tfjs computes.
     extra: { session: { disable_quant_qdq: '1' } },
   };
+}
+
+export function onnxEngine(ort: OrtModule, opts: OnnxEngineOptions = {}): NetworkEngine {
+  const options = sessionOptions(opts);
   const sessionsOf = new WeakMap<LoadedModel, Sessions>();
   const sessions = (m: LoadedModel): Sessions => {
     let s = sessionsOf.get(m);
@@ -186,7 +191,7 @@ export function onnxEngine(ort: OrtModule, opts: OnnxEngineOptions = {}): Networ
  * onnxruntime: resolves to its largest deviation, throws why it fails.
  */
 export async function onnxSelfTest(ort: OrtModule): Promise<number> {
-  const session = await ort.InferenceSession.create(recordGraph('self-test', () => [selfTestNetwork()]), { logSeverityLevel: 3, intraOpNumThreads: 1 });
+  const session = await ort.InferenceSession.create(recordGraph('self-test', () => [selfTestNetwork()]), sessionOptions({ threads: 1 }));
   try {
     return checkSelfTest((await session.run({})).out0.data as Float32Array);
   } finally {
