@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError } from '../shared/config.ts';
 import { codebookRange, scaleLatents } from '../shared/models/latent-ddpm.ts';
 import { CODEBOOK } from '../shared/models/vqgan3d/index.ts';
-import { parseBackendName, selectBackend } from '../sampler/backend.ts';
+import { describeChoice, parseBackendName, selectBackend } from '../sampler/backend.ts';
 import { writeCheckpointFolder } from '../sampler/node/checkpoint-folder.ts';
 import { readRunRecord } from '../trainer/run-record.ts';
 import { parseOnBadFile } from '../trainer/data/index.ts';
@@ -44,7 +44,7 @@ export async function encode(args: string[], log: (s: string) => void): Promise<
   if (getPreset(record.config.preset).kind !== VQGAN_STAGE) throw new ConfigError('encode', `${runDir} is not a VQ-GAN run (preset ${record.config.preset})`);
   const onBadFile = parseOnBadFile(values['on-bad-file'] ?? 'fail');
   const backend = await selectBackend(values.backend === undefined ? undefined : parseBackendName(values.backend), { tfjsOnly: true });
-  log(`backend: ${backend.name}${backend.skipped.length ? ` (skipped ${backend.skipped.join('; ')})` : ''}`);
+  log(`backend: ${describeChoice(backend)}`);
 
   const source = runCheckpoint(runDir);
   const checkpoint = await manifestHash(source);

@@ -4,7 +4,7 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../shared/config.ts';
-import { parseBackendName, selectBackend } from '../sampler/backend.ts';
+import { describeChoice, parseBackendName, selectBackend } from '../sampler/backend.ts';
 import { loadModel } from '../sampler/load.ts';
 import { writeFileAtomic } from '../sampler/node/atomic-file.ts';
 import { parseOnBadFile } from '../trainer/data/index.ts';
@@ -50,7 +50,7 @@ export async function evaluate(args: string[], log: (s: string) => void): Promis
   const options = { count: count('count', values.count), steps: count('steps', values.steps), seed: count('seed', values.seed), sampler: values.sampler as never };
   const onBadFile = parseOnBadFile(values['on-bad-file'] ?? 'fail');
   const backend = await selectBackend(values.backend === undefined ? undefined : parseBackendName(values.backend));
-  log(`backend: ${backend.name}`);
+  log(`backend: ${describeChoice(backend)}`);
 
   const model = await loadModel(positionals[0]);
   const reference = values.reference ? await loadModel(values.reference) : undefined;

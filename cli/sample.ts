@@ -3,7 +3,7 @@ import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../shared/config.ts';
 import { BadInputError, CancelledError } from '../shared/errors.ts';
-import { MULTICORE_BACKENDS, parseBackendName, selectBackend } from '../sampler/backend.ts';
+import { describeChoice, MULTICORE_BACKENDS, parseBackendName, selectBackend } from '../sampler/backend.ts';
 import { encodeByExtension, outputFormat } from '../sampler/encode/index.ts';
 import { generate, planGeneration, type GenerateProgress } from '../sampler/generate.ts';
 import { loadModel, resolveSource } from '../sampler/load.ts';
@@ -84,7 +84,7 @@ export async function sample(args: string[], log: (s: string) => void): Promise<
   process.once('SIGINT', onSignal);
   try {
     const backend = await selectBackend(backendName);
-    log(`backend: ${backend.name}${backend.skipped.length ? ` (skipped ${backend.skipped.join('; ')})` : ''}`);
+    log(`backend: ${describeChoice(backend)}`);
 
     const loadBar = progressBar(quiet, 'download');
     const model = await loadModel(modelSource, {

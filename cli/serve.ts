@@ -7,7 +7,7 @@
 // Sampling runs on a pool of threads, one per core by default.
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
-import { parseBackendName } from '../sampler/backend.ts';
+import { describeChoice, parseBackendName } from '../sampler/backend.ts';
 import { BadInputError } from '../shared/errors.ts';
 import { startServer, type RunningServer } from '../worker/node/start-server.ts';
 import { serverConfigFrom, SETTING_FLAGS } from '../worker/settings.ts';
@@ -35,8 +35,7 @@ export async function serve(args: string[], log: (s: string) => void, env = proc
   const modelsDir = values.models ?? DEFAULT_MODELS_DIR;
 
   const server = await startServer({ modelsDir, port, host: values.host, backend, threads, config });
-  const skipped = server.backend.skipped.length ? ` (skipped ${server.backend.skipped.join('; ')})` : '';
-  log(`backend: ${server.backend.name}${skipped}`);
+  log(`backend: ${describeChoice(server.backend)}`);
   log(`serving ${modelsDir} at ${server.url} (sampling on ${threads} thread${threads > 1 ? 's' : ''})`);
 
   const close = () => {

@@ -8,7 +8,7 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../shared/config.ts';
-import { parseBackendName, selectBackend } from '../sampler/backend.ts';
+import { describeChoice, parseBackendName, selectBackend } from '../sampler/backend.ts';
 import { recoverCheckpointFolder, writeCheckpointFolder } from '../sampler/node/checkpoint-folder.ts';
 import { exists, readRunRecord, RUN_JSON, type RunRecord } from '../trainer/run-record.ts';
 import { checkOutputFolder, type TrainSummary } from './args.ts';
@@ -51,7 +51,7 @@ export async function train(args: string[], log: (s: string) => void): Promise<T
   }
   const onBadFile = parseOnBadFile(values['on-bad-file'] ?? 'fail');
   const backend = await selectBackend(values.backend === undefined ? undefined : parseBackendName(values.backend), { tfjsOnly: true });
-  log(`backend: ${backend.name}${backend.skipped.length ? ` (skipped ${backend.skipped.join('; ')})` : ''}`);
+  log(`backend: ${describeChoice(backend)}`);
 
   let record: RunRecord;
   const checkpointDir = join(out, RUN_FILES.checkpoint);

@@ -11,6 +11,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { BACKEND_NAMES, TFJS_BACKEND_NAMES, type BackendName } from './backend-names.ts';
 import { firstLine, selectEngine, type Candidate, type Selection } from './engine-select.ts';
+
+export { describeChoice } from './engine-select.ts';
 import { useNetworkEngine } from './network-engine.ts';
 
 export { BACKEND_NAMES, TFJS_BACKEND_NAMES, type BackendName };
@@ -68,9 +70,13 @@ function nodeCandidates(opts: SelectOptions): Record<BackendName, Candidate> {
       },
       async activate() {
         await activate('wasm');
-        const [ort, { onnxEngine, onnxSelfTest }] = await Promise.all([import('onnxruntime-node'), import('./onnx/engine.ts')]);
+        const [ort, { onnxEngine, onnxSelfTest, pickProviders }] = await Promise.all([import('onnxruntime-node'), import('./onnx/engine.ts')]);
+        // Its failures reach us as exceptions; its own log (read once, at the first session) would only repeat them on stderr.
+        ort.env.logLevel = 'fatal';
         await onnxSelfTest(ort);
-        useNetworkEngine(onnxEngine(ort, { threads: opts.threads }));
+        const providers = await pickProviders(ort);
+        useNetworkEngine(onnxEngine(ort, { threads: opts.threads, providers: providers.use }));
+        return providers.detail;
       },
     },
     wasm: {

@@ -8,14 +8,21 @@
 export interface Candidate {
   /** Makes the backend available; throws why it cannot be. `forced`: the caller asked for this one by name. */
   register(forced: boolean): Promise<void>;
-  /** Activates it (tf.setBackend and ready) and checks it works; throws why not. */
-  activate(): Promise<void>;
+  /** Activates it (tf.setBackend and ready) and checks it works; throws why not. May say what it runs on (Selection.detail). */
+  activate(): Promise<string | void>;
 }
 
 export interface Selection<N extends string> {
   name: N;
   /** Why earlier candidates were passed over, e.g. "tensorflow: not installed". */
   skipped: string[];
+  /** What the chosen one runs on, where it has a choice of its own (onnxruntime: "cpu (cuda: ...)"). */
+  detail?: string;
+}
+
+/** The selection for logs: "onnxruntime: cpu (...) (skipped tensorflow: ...)". */
+export function describeChoice(c: Selection<string>): string {
+  return `${c.name}${c.detail ? `: ${c.detail}` : ''}${c.skipped.length ? ` (skipped ${c.skipped.join('; ')})` : ''}`;
 }
 
 export function firstLine(e: unknown): string {
@@ -55,8 +62,8 @@ export async function selectEngine<N extends string>(
     }
     try {
       await registerOnce(name, candidates[name], opts.force === name);
-      await candidates[name].activate();
-      return { name, skipped };
+      const detail = await candidates[name].activate();
+      return { name, skipped, ...(detail ? { detail } : {}) };
     } catch (e) {
       skipped.push(`${name}: ${firstLine(e)}`);
     }

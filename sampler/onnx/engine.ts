@@ -10,6 +10,7 @@ import type * as Ort from 'onnxruntime-node';
 import { disposeConditioned } from '../../shared/models/unet.ts';
 import type { Conditioned } from '../../shared/models/types.ts';
 import type { Net } from '../../shared/samplers/index.ts';
+import { firstLine } from '../engine-select.ts';
 import type { LoadedModel } from '../load.ts';
 import type { NetworkEngine } from '../network-engine.ts';
 import { checkSelfTest, selfTestNetwork } from '../self-test.ts';
@@ -127,6 +128,8 @@ function condition(m: LoadedModel, batch: number, t: number, labels?: readonly n
 export interface OnnxEngineOptions {
   /** onnxruntime's intra-op threads per call (default: its own choice, every physical core). */
   threads?: number;
+  /** Execution providers in preference order (default: cpu). */
+  providers?: string[];
 }
 
 /** The engine's session settings. */
@@ -135,6 +138,7 @@ export function sessionOptions(opts: OnnxEngineOptions = {}): Ort.InferenceSessi
     logSeverityLevel: 3,
     interOpNumThreads: 1,
     ...(opts.threads ? { intraOpNumThreads: opts.threads } : {}),
+    ...(opts.providers ? { executionProviders: opts.providers } : {}),
     // int8 weights enter as DequantizeLinear of int8 initializers. Without this, onnxruntime keeps them
     // for QDQ fusion and dequantises (and transposes) every weight in every call: 25 ms against 16 ms per
     // default-model call here; with it they fold to float32 constants at load, the values tfjs computes.
@@ -186,15 +190,33 @@ export function onnxEngine(ort: OrtModule, opts: OnnxEngineOptions = {}): Networ
   };
 }
 
-/**
- * The numeric self-test (sampler/self-test.ts) recorded as a graph and run on
- * onnxruntime: resolves to its largest deviation, throws why it fails.
- */
-export async function onnxSelfTest(ort: OrtModule): Promise<number> {
-  const session = await ort.InferenceSession.create(recordGraph('self-test', () => [selfTestNetwork()]), sessionOptions({ threads: 1 }));
+/** The numeric self-test (sampler/self-test.ts) recorded as a graph and run with these session options. */
+async function selfTestWith(ort: OrtModule, options: Ort.InferenceSession.SessionOptions): Promise<number> {
+  const session = await ort.InferenceSession.create(recordGraph('self-test', () => [selfTestNetwork()]), options);
   try {
     return checkSelfTest((await session.run({})).out0.data as Float32Array);
   } finally {
     await session.release();
+  }
+}
+
+/** The self-test on onnxruntime's CPU provider: resolves to its largest deviation, throws why it fails. */
+export function onnxSelfTest(ort: OrtModule): Promise<number> {
+  return selfTestWith(ort, sessionOptions({ threads: 1 }));
+}
+
+/**
+ * The execution providers the engine uses: CUDA first where its provider
+ * libraries load and it passes the self-test (they are there only when the
+ * user installed onnxruntime-node's CUDA files, a download `.npmrc` skips),
+ * else the CPU provider; `detail` says which, and why not CUDA.
+ */
+export async function pickProviders(ort: OrtModule): Promise<{ use: string[]; detail: string }> {
+  if (!ort.listSupportedBackends().some((b) => b.name === 'cuda')) return { use: ['cpu'], detail: 'cpu (cuda: not in this build)' };
+  try {
+    await selfTestWith(ort, sessionOptions({ threads: 1, providers: ['cuda'] }));
+    return { use: ['cuda', 'cpu'], detail: 'cuda, then cpu' };
+  } catch (e) {
+    return { use: ['cpu'], detail: `cpu (cuda: ${firstLine(e)})` };
   }
 }

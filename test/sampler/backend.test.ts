@@ -1,6 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { parseBackendName, selectBackend } from '../../sampler/backend.ts';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { describeChoice, parseBackendName, selectBackend } from '../../sampler/backend.ts';
 import { networkEngine } from '../../sampler/network-engine.ts';
 import { HAS_ONNXRUNTIME } from '../backends.ts';
 
@@ -20,6 +23,14 @@ describe('selectBackend (Node)', () => {
       // onnxruntime runs the network calls; tfjs wasm the samplers' own math.
       if (HAS_ONNXRUNTIME) expect(tf.getBackend()).toBe('wasm');
     }
+  });
+
+  // CUDA needs onnxruntime-node's provider libraries, which `.npmrc` keeps npm from downloading.
+  const cudaLibs = HAS_ONNXRUNTIME && existsSync(join(dirname(createRequire(import.meta.url).resolve('onnxruntime-node')), '..', 'bin', 'napi-v6', process.platform, process.arch, 'libonnxruntime_providers_shared.so'));
+  it.skipIf(!HAS_ONNXRUNTIME || cudaLibs)('onnxruntime says what it runs on: the CPU provider, and why not CUDA', async () => {
+    const choice = await selectBackend('onnxruntime');
+    expect(choice.detail).toMatch(/^cpu \(cuda: .*[Ff]ailed to load/);
+    expect(describeChoice(choice)).toBe(`onnxruntime: ${choice.detail}`);
   });
 
   it('for work that runs tfjs itself (training, encoding) passes over onnxruntime, and refuses it by name', async () => {

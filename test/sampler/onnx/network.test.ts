@@ -15,6 +15,25 @@ beforeAll(async () => {
   await tf.setBackend('cpu');
 });
 
+/** Runs the graph on onnxruntime and checks its output against tfjs's `ref` within 1e-4 of the output range. */
+async function expectAgreement(bytes: Uint8Array, feeds: Record<string, ort.Tensor>, ref: Float32Array): Promise<void> {
+  const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1, logSeverityLevel: 3 });
+  try {
+    const out = (await session.run(feeds)).out0.data as Float32Array;
+    expect(out.length).toBe(ref.length);
+    let range = 0;
+    let worst = 0;
+    for (let i = 0; i < ref.length; i++) {
+      range = Math.max(range, Math.abs(ref[i]));
+      worst = Math.max(worst, Math.abs(out[i] - ref[i]));
+    }
+    expect(range).toBeGreaterThan(0.1); // a trained network, not an all-zero output
+    expect(worst).toBeLessThan(1e-4 * range);
+  } finally {
+    await session.release();
+  }
+}
+
 describe.each(['default', 'brain-ct-vdm-2d-64', 'brain-ct-ldm-3d-32'])('the network of models/%s on onnxruntime', (name) => {
   it('agrees with tfjs cpu within 1e-4 of the output range, and leaves no tensors', async () => {
     const m = await loadModel(`models/${name}`);
@@ -40,21 +59,7 @@ describe.each(['default', 'brain-ct-vdm-2d-64', 'brain-ct-ldm-3d-32'])('the netw
         feeds[`shift${i}`] = new ort.Tensor('float32', f.shift.dataSync() as Float32Array, f.shift.shape);
       });
       tf.dispose([t, ...pre.flatMap((f) => [f.scale, f.shift])]);
-      const session = await ort.InferenceSession.create(graph.bytes, { intraOpNumThreads: 1, logSeverityLevel: 3 });
-      try {
-        const out = (await session.run(feeds)).out0.data as Float32Array;
-        expect(out.length).toBe(ref.length);
-        let range = 0;
-        let worst = 0;
-        for (let i = 0; i < ref.length; i++) {
-          range = Math.max(range, Math.abs(ref[i]));
-          worst = Math.max(worst, Math.abs(out[i] - ref[i]));
-        }
-        expect(range).toBeGreaterThan(0.1); // a trained network, not an all-zero output
-        expect(worst).toBeLessThan(1e-4 * range);
-      } finally {
-        await session.release();
-      }
+      await expectAgreement(graph.bytes, feeds, ref);
       expect(tf.memory().numTensors).toBe(before);
     } finally {
       m.dispose();
@@ -76,21 +81,7 @@ describe('the VQ-GAN decoder of models/brain-ct-ldm-3d-32 on onnxruntime', () =>
       const feeds = { codes: new ort.Tensor('float32', codes.dataSync() as Float32Array, shape) };
       codes.dispose();
       expect(tf.memory().numTensors).toBe(before);
-      const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1, logSeverityLevel: 3 });
-      try {
-        const out = (await session.run(feeds)).out0.data as Float32Array;
-        expect(out.length).toBe(ref.length);
-        let range = 0;
-        let worst = 0;
-        for (let i = 0; i < ref.length; i++) {
-          range = Math.max(range, Math.abs(ref[i]));
-          worst = Math.max(worst, Math.abs(out[i] - ref[i]));
-        }
-        expect(range).toBeGreaterThan(0.1);
-        expect(worst).toBeLessThan(1e-4 * range);
-      } finally {
-        await session.release();
-      }
+      await expectAgreement(bytes, feeds, ref);
     } finally {
       m.dispose();
     }
