@@ -2,9 +2,9 @@
 // sampler/network-engine.ts). A model's networks (the denoiser, a latent
 // model's decoder) are recorded as ONNX graphs from its loaded parameters
 // (network.ts) once per input shape, and their sessions live until the model
-// is disposed. The time/label path stays on
-// tfjs (GridConditioning computes it once per grid time) and enters each call
-// as the FiLM inputs; so do noise, samplers and decoding.
+// is disposed. The time/label path stays on tfjs (GridConditioning computes
+// it once per grid time) and enters each call as the FiLM inputs; noise,
+// samplers and the codebook snap stay on tfjs too.
 import * as tf from '@tensorflow/tfjs-core';
 import type * as Ort from 'onnxruntime-node';
 import { disposeConditioned } from '../../shared/models/unet.ts';
