@@ -150,6 +150,8 @@ describe('medsynth train / export', () => {
       expect(c.swd.generatedVsHeldOut).toBeGreaterThan(0);
       expect(c.swd.trainVsHeldOut).toBeGreaterThan(0);
       expect(c.memorisation).not.toBeNull();
+      expect(c.intensity.histogramDistance.trainVsHeldOut).toBeGreaterThan(0);
+      expect(c.intensity.foreground.real.max).toBeGreaterThan(0); // real slices have tissue
     }
     expect(report.quantization.sizeRatio).toBeGreaterThan(0.2);
     expect(report.quantization.sizeRatio).toBeLessThan(0.5); // int8 weights with float32 scales and biases

@@ -13,6 +13,9 @@
 //   - memorisation: nearest-neighbour distances from samples to training and
 //     to held-out images, flagging samples closer to a training image than
 //     real unseen images are;
+//   - intensity statistics (metrics/intensity.ts): each image's dark level and
+//     foreground fraction against the range real images take, and the
+//     histogram distance to held-out beside train's;
 //   - with a reference (the fp32 export of the same run): PSNR between its
 //     samples and this checkpoint's for the same seed and a deterministic
 //     sampler, and the size ratio.
@@ -30,6 +33,7 @@ import { encodeGridPng } from './grid.ts';
 import { memorisation, type MemorisationReport } from './metrics/memorisation.ts';
 import { meanPairwiseMsSsim } from './metrics/ms-ssim.ts';
 import { psnr } from './metrics/psnr.ts';
+import { intensityReport, type IntensityReport } from './metrics/intensity.ts';
 import { slicedWasserstein, slicesOf } from './metrics/swd.ts';
 
 export const EvaluateOptionsSchema = z.object({
@@ -57,6 +61,7 @@ export interface ClassReport {
   msSsim: { generated: number; heldOut: number | null };
   swd: { generatedVsHeldOut: number; trainVsHeldOut: number } | null;
   memorisation: MemorisationReport | null;
+  intensity: IntensityReport | null;
 }
 
 export interface EvaluationReport {
@@ -153,12 +158,18 @@ export async function evaluateCheckpoint(
       },
       swd,
       memorisation: real.length && train[c].length ? memorisation(generated, train[c], real) : null,
+      intensity: real.length && train[c].length ? intensityReport(generated, train[c], real) : null,
     };
+    const it = report.intensity;
     classReports.push(report);
     log(
       `${name ?? 'samples'}: MS-SSIM generated ${report.msSsim.generated.toFixed(3)} / held-out ${report.msSsim.heldOut?.toFixed(3) ?? '-'}` +
         (swd ? `; SWD generated-vs-held-out ${swd.generatedVsHeldOut.toFixed(2)} / train-vs-held-out ${swd.trainVsHeldOut.toFixed(2)}` : '') +
-        (report.memorisation ? `; ${report.memorisation.flagged.length} of ${generated.length} samples flagged as near-copies` : ''),
+        (report.memorisation ? `; ${report.memorisation.flagged.length} of ${generated.length} samples flagged as near-copies` : '') +
+        (it
+          ? `; dark level ${it.darkLevel.generated.median.toFixed(2)} (real ${it.darkLevel.real.median.toFixed(2)}), foreground ${it.foreground.generated.median.toFixed(2)} (real ${it.foreground.real.median.toFixed(2)}),` +
+            ` outside the real range ${it.outsideRealRange.darkLevel} / ${it.outsideRealRange.foreground} of ${generated.length}, histogram W1 ${it.histogramDistance.generatedVsHeldOut.toFixed(3)} / train ${it.histogramDistance.trainVsHeldOut.toFixed(3)}`
+          : ''),
     );
     gridRows.push(real.slice(0, o.gridColumns).map((x) => toImage(x, c)), generated.slice(0, o.gridColumns).map((x) => toImage(x, c)));
   }

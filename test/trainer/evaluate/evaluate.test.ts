@@ -33,6 +33,12 @@ describe('evaluateCheckpoint', () => {
         expect(c.msSsim.heldOut).toBeGreaterThan(0);
         expect(Number.isFinite(c.swd!.generatedVsHeldOut)).toBe(true);
         expect(c.memorisation!.flagged.length).toBeLessThanOrEqual(3);
+        // The real range comes from the 6 training and 3 held-out blob images of the class; two real sets differ a little.
+        const it8 = c.intensity!;
+        expect(it8.foreground.real.min).toBeLessThanOrEqual(it8.foreground.real.median);
+        expect(it8.outsideRealRange.foreground + it8.outsideRealRange.darkLevel).toBeLessThanOrEqual(6);
+        expect(it8.histogramDistance.trainVsHeldOut).toBeGreaterThan(0);
+        expect(Number.isFinite(it8.histogramDistance.generatedVsHeldOut)).toBe(true);
       }
       expect(report.quantization).toMatchObject({ reference: 'fp32', sampler: 'ddim' });
       // The int8 checkpoint against its own fp32 weights: measured 88.5 dB mean, 24.1 dB for the worst
