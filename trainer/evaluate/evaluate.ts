@@ -68,8 +68,12 @@ export interface ClassReport {
   swd: { generatedVsHeldOut: number; trainVsHeldOut: number } | null;
   memorisation: MemorisationReport | null;
   intensity: IntensityReport | null;
-  /** Classifier two-sample test of generated against held-out 2D images (volumes: their axial slices). */
-  c2st: C2stReport | null;
+  /**
+   * Classifier two-sample test of generated against held-out 2D images (volumes: their axial slices),
+   * and the AUC the same test gives for as many training images against held-out (what real data scores:
+   * near 0.5 only when the held-out images are like the training ones).
+   */
+  c2st: { generatedVsHeldOut: C2stReport; trainVsHeldOut: number } | null;
 }
 
 export interface EvaluationReport {
@@ -97,6 +101,12 @@ function byClass(set: ExampleSet | undefined, classes: number): Float32Array[][]
 function planes(images: Float32Array[], spatial: number[]): { images: Float32Array[]; shape: [number, number] } {
   if (spatial.length === 2) return { images, shape: spatial as [number, number] };
   return { images: images.flatMap((v) => slicesOf(v, spatial as [number, number, number], 0)), shape: [spatial[1], spatial[2]] };
+}
+
+/** `n` of `items` at evenly spaced positions (all of them when there are fewer). */
+function evenlySpaced<T>(items: readonly T[], n: number): T[] {
+  if (items.length <= n) return [...items];
+  return Array.from({ length: n }, (_, i) => items[Math.floor((i * items.length) / n)]);
 }
 
 /** The spec Trainer.evaluateWeights needs, from a checkpoint's manifest. */
@@ -168,7 +178,13 @@ export async function evaluateCheckpoint(
       swd,
       memorisation: real.length && train[c].length ? memorisation(generated, train[c], real) : null,
       intensity: real.length && train[c].length ? intensityReport(generated, train[c], real) : null,
-      c2st: real.length >= C2ST.folds && generated.length >= C2ST.folds ? c2st(realP.images, generatedP.images, realP.shape, { ...C2ST, seed: o.seed }) : null,
+      c2st:
+        realP.images.length >= C2ST.folds && generatedP.images.length >= C2ST.folds
+          ? {
+              generatedVsHeldOut: c2st(realP.images, generatedP.images, realP.shape, { ...C2ST, seed: o.seed }),
+              trainVsHeldOut: c2st(realP.images, evenlySpaced(trainP.images, generatedP.images.length), realP.shape, { ...C2ST, permutations: 0, seed: o.seed }).auc,
+            }
+          : null,
     };
     const it = report.intensity;
     classReports.push(report);
@@ -180,7 +196,9 @@ export async function evaluateCheckpoint(
           ? `; dark level ${it.darkLevel.generated.median.toFixed(2)} (real ${it.darkLevel.real.median.toFixed(2)}), foreground ${it.foreground.generated.median.toFixed(2)} (real ${it.foreground.real.median.toFixed(2)}),` +
             ` outside the real range ${it.outsideRealRange.darkLevel} / ${it.outsideRealRange.foreground} of ${generated.length}, histogram W1 ${it.histogramDistance.generatedVsHeldOut.toFixed(3)} / train ${it.histogramDistance.trainVsHeldOut.toFixed(3)}`
           : '') +
-        (report.c2st ? `; C2ST AUC ${report.c2st.auc.toFixed(2)} (chance ${report.c2st.chance!.mean.toFixed(2)}, 95% ${report.c2st.chance!.p95.toFixed(2)})` : ''),
+        (report.c2st
+          ? `; C2ST AUC ${report.c2st.generatedVsHeldOut.auc.toFixed(2)} (chance ${report.c2st.generatedVsHeldOut.chance!.mean.toFixed(2)}, 95% ${report.c2st.generatedVsHeldOut.chance!.p95.toFixed(2)}; train vs held-out ${report.c2st.trainVsHeldOut.toFixed(2)})`
+          : ''),
     );
     gridRows.push(real.slice(0, o.gridColumns).map((x) => toImage(x, c)), generated.slice(0, o.gridColumns).map((x) => toImage(x, c)));
   }
