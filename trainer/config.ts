@@ -29,6 +29,19 @@ export const TrainConfigSchema = z.strictObject({
   seed: int(0, 2 ** 31 - 1).default(0),
   /** Axes of [D, H, W] to flip at random (p = 0.5 each) in training batches; 'W' is left-right. */
   flip: z.array(z.enum(['D', 'H', 'W'])).max(3).default([]),
+  /** Small random affine transforms and brightness gain in training batches (preprocess/affine.ts); absent = none. */
+  affine: z
+    .strictObject({
+      /** Largest |rotation|, degrees. */
+      rotate: z.number().min(0).max(45).default(0),
+      /** Largest |scale - 1|. */
+      scale: z.number().min(0).max(0.5).default(0),
+      /** Largest |shift|, fraction of the image size. */
+      shift: z.number().min(0).max(0.5).default(0),
+      /** Largest |gain - 1| on brightness above black. */
+      gain: z.number().min(0).max(0.5).default(0),
+    })
+    .optional(),
   /** Every N steps: write the training checkpoint, evaluate held-out data, write a preview, log. 0 = never. */
   checkpointEvery: int(0, 10_000_000).default(200),
   validateEvery: int(0, 10_000_000).default(200),

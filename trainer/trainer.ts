@@ -19,6 +19,7 @@ import type { ExportMeta } from './export.ts';
 import { objectiveFor, type Objective } from './losses/index.ts';
 import { AdamW, learningRate } from './optim/adamw.ts';
 import { Ema } from './optim/ema.ts';
+import { applyAffine, affineAt } from './preprocess/affine.ts';
 import { flip, flipsAt } from './preprocess/augment.ts';
 import { canonicalJson } from './preprocess/cache.ts';
 
@@ -160,7 +161,8 @@ export class Trainer {
   /**
    * Stacks examples into x [B, ...shape] and labels [B] (undefined for
    * unconditional models). Training batches (`augment`) get random flips
-   * drawn from (seed, step, position), so a resumed run flips alike.
+   * and affine transforms drawn from (seed, step, position), so a resumed
+   * run augments alike.
    */
   private batch(data: ExampleSet, indices: number[], augment: false | { offset: number }): { x: tf.Tensor; label?: tf.Tensor1D } {
     const per = data.shape.reduce((a, b) => a * b, 1);
@@ -168,14 +170,16 @@ export class Trainer {
     const labels: number[] = [];
     const spatial = data.shape.slice(0, -1);
     const shape3 = (spatial.length === 2 ? [1, ...spatial] : spatial) as [number, number, number];
-    if (augment && this.config.flip.length && data.shape[data.shape.length - 1] !== 1) {
-      throw new Error('flip augmentation needs single-channel examples');
+    if (augment && (this.config.flip.length || this.config.affine) && data.shape[data.shape.length - 1] !== 1) {
+      throw new Error('flip and affine augmentation need single-channel examples');
     }
     indices.forEach((i, j) => {
       const e = data.get(i);
       if (e.x.length !== per) throw new Error(`dataset example ${i} has ${e.x.length} values, expected ${per} for shape [${data.shape}]`);
       const flips = augment && this.config.flip.length ? flipsAt(this.config.seed, this.step, augment.offset + j, { axes: this.config.flip }) : [];
-      xs.set(flips.length ? flip(e.x, shape3, flips) : e.x, j * per);
+      let x = flips.length ? flip(e.x, shape3, flips) : e.x;
+      if (augment && this.config.affine) x = applyAffine(x, shape3, affineAt(this.config.seed, this.step, augment.offset + j, this.config.affine, [shape3[1], shape3[2]]));
+      xs.set(x, j * per);
       if (this.numClasses > 0) {
         if (e.label === undefined || e.label < 0 || e.label >= this.numClasses) {
           throw new Error(`dataset example ${i}: label ${e.label} is not in 0..${this.numClasses - 1}`);

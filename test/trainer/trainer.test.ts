@@ -73,7 +73,7 @@ describe('trainer', () => {
   it.each(['cpu', 'wasm'] as const)('resume on %s: 2 + save/load + 2 steps equals 4 steps, bit for bit', async (backend) => {
     await useBackend(backend);
     for (const [spec, data] of [[DDPM, DATA], [DDPM3D, VOLUMES], [VDM, DATA]] as const) {
-      const config = { batchSize: 2, accumulate: 2, lr: 1e-3, warmup: 2, steps: 4, pUncond: 0.5, seed: 5, flip: ['W' as const] };
+      const config = { batchSize: 2, accumulate: 2, lr: 1e-3, warmup: 2, steps: 4, pUncond: 0.5, seed: 5, flip: ['W' as const], affine: { rotate: 5, scale: 0.05, shift: 0.05, gain: 0.1 } };
       const straight = Trainer.create(spec, config);
       for (let s = 0; s < 4; s++) straight.trainStep(data);
 
@@ -101,6 +101,20 @@ describe('trainer', () => {
       straight.dispose();
       resumed.dispose();
     }
+  });
+
+  it('affine augmentation reaches the training batches: one step with it moves the weights differently', async () => {
+    await useBackend('wasm');
+    const step = (affine?: { rotate: number; shift: number }) => {
+      const tr = Trainer.create(DDPM, { batchSize: 2, lr: 1e-3, warmup: 0, steps: 1, seed: 5, ...(affine ? { affine } : {}) });
+      tr.trainStep(DATA);
+      const w = [...tr.params.values()].flatMap((p) => Array.from(p.dataSync()));
+      tr.dispose();
+      return w;
+    };
+    const plain = step();
+    expect(step()).toEqual(plain);
+    expect(step({ rotate: 10, shift: 0.1 })).not.toEqual(plain);
   });
 
   it('a training step frees every intermediate; dispose frees the state', async () => {
