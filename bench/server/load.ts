@@ -5,7 +5,7 @@
 // any answer was not 200, 429 or 503, or a connection was lost, never for a
 // slow run.
 //   tsx bench/server/load.ts [--clients 16] [--requests 200] [--max-seconds 120]
-//     [--runs 3] [--steps 2] [--backoff-ms 100] [--backend tensorflow|onnxruntime|wasm|cpu] [--out file.json]
+//     [--runs 3] [--steps 2] [--backoff-ms 100] [--backend tensorflow|onnxruntime|wasm|cpu] [--threads 1] [--out file.json]
 import { cpus, freemem, tmpdir, totalmem } from 'node:os';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -29,7 +29,7 @@ function settingsFrom(argv: string[]) {
   const { values } = parseArgs({
     args: argv,
     options: Object.fromEntries(
-      ['clients', 'requests', 'max-seconds', 'runs', 'steps', 'backoff-ms', 'backend', 'out'].map((k) => [k, { type: 'string' as const }]),
+      ['clients', 'requests', 'max-seconds', 'runs', 'steps', 'backoff-ms', 'backend', 'threads', 'out'].map((k) => [k, { type: 'string' as const }]),
     ),
   });
   const settings: RunSettings = {
@@ -38,6 +38,7 @@ function settingsFrom(argv: string[]) {
     maxSeconds: positiveInt('max-seconds', values['max-seconds'], 120),
     backoffMs: positiveInt('backoff-ms', values['backoff-ms'], 100),
     backend: values.backend === undefined ? undefined : parseBackendName(values.backend),
+    threads: positiveInt('threads', values.threads, 1),
   };
   return { settings, runs: positiveInt('runs', values.runs, 3), steps: positiveInt('steps', values.steps, 2), out: values.out };
 }

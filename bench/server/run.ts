@@ -24,6 +24,8 @@ export interface RunSettings {
   /** A client's pause after a 429 or 503 before its next request (Retry-After is not honoured: the point is pressure). */
   backoffMs: number;
   backend?: BackendName;
+  /** Sampler threads of the server (startServer's default: 1, on the main thread). */
+  threads?: number;
 }
 
 /** The statuses a loaded server may answer; anything else, or a lost connection, is a failure. */
@@ -34,7 +36,7 @@ const MiB = 2 ** 20;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function runOnce(scenario: Scenario, s: RunSettings) {
-  const server = await startServer({ modelsDir: scenario.modelsDir, port: 0, host: '127.0.0.1', backend: s.backend, config: scenario.config, shutdownGraceMs: 5_000 });
+  const server = await startServer({ modelsDir: scenario.modelsDir, port: 0, host: '127.0.0.1', backend: s.backend, threads: s.threads, config: scenario.config, shutdownGraceMs: 5_000 });
   try {
     const url = `${server.url}/v1/models/${scenario.model}/samples`;
     const post = (seed: number, signal?: AbortSignal) =>
