@@ -15,7 +15,7 @@ import { firstLine, selectEngine, type Candidate, type Selection } from './engin
 export { describeChoice } from './engine-select.ts';
 import { useNetworkEngine } from './network-engine.ts';
 
-export { BACKEND_NAMES, TFJS_BACKEND_NAMES, type BackendName };
+export { BACKEND_NAMES, type BackendName };
 
 export type BackendChoice = Selection<BackendName>;
 
@@ -128,6 +128,6 @@ export function selectBackend(force?: BackendName, opts: SelectOptions = {}): Pr
  * library user may call without selecting one (tfjs would otherwise run on its
  * plain-JS cpu kernels, about 30x slower than wasm here).
  */
-export function ensureBackend(force?: BackendName, opts: SelectOptions = {}): Promise<BackendChoice> {
-  return selected ?? selectBackend(force, opts);
+export function ensureBackend(force?: BackendName): Promise<BackendChoice> {
+  return selected ?? selectBackend(force);
 }

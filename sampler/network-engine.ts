@@ -4,6 +4,7 @@
 // candidate, sampler/onnx/engine.ts). Only the network calls move: noise,
 // samplers, guidance and the codebook snap stay on tfjs, shared by every engine.
 import * as tf from '@tensorflow/tfjs-core';
+import type { Conditioning } from '../shared/models/types.ts';
 import type { Net } from '../shared/samplers/index.ts';
 import type { GridConditioning } from './grid-conditioning.ts';
 import type { LoadedModel } from './load.ts';
@@ -17,6 +18,11 @@ export interface NetworkEngine {
   decoder(m: LoadedModel): (codes: tf.Tensor) => tf.Tensor | Promise<tf.Tensor>;
 }
 
+/** A Net call's time and labels as the model takes them: t [B] and label [B] (the caller frees them). */
+export function callInputs(batch: number, t: number, labels?: readonly number[]): { t: tf.Tensor1D; cond?: Conditioning } {
+  return { t: tf.fill([batch], t) as tf.Tensor1D, ...(labels ? { cond: { label: tf.tensor1d(Array.from(labels), 'int32') } } : {}) };
+}
+
 /** The network on the active tfjs backend. */
 const tfjsEngine: NetworkEngine = {
   get name() {
@@ -24,9 +30,8 @@ const tfjsEngine: NetworkEngine = {
   },
   net: (m, conditioning) => (x, t, labels) =>
     tf.tidy(() => {
-      const tt = tf.fill([x.shape[0]], t) as tf.Tensor1D;
-      const label = labels ? tf.tensor1d(Array.from(labels), 'int32') : undefined;
-      return m.model.apply(m.params, x, tt, label ? { label } : undefined, conditioning.get(t, x.shape[0], labels));
+      const inputs = callInputs(x.shape[0], t, labels);
+      return m.model.apply(m.params, x, inputs.t, inputs.cond, conditioning.get(t, x.shape[0], labels));
     }),
   decoder: (m) => (codes) => m.model.decode!(m.params, codes),
 };

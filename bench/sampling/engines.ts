@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import * as ort from 'onnxruntime-node';
 import { selectBackend } from '../../sampler/backend.ts';
-import { generate, planGeneration } from '../../sampler/generate.ts';
+import { generate, planGeneration, type GenerationPlan } from '../../sampler/generate.ts';
 import { GridConditioning } from '../../sampler/grid-conditioning.ts';
 import { loadModel, type LoadedModel } from '../../sampler/load.ts';
 import { networkEngine, useNetworkEngine, type NetworkEngine } from '../../sampler/network-engine.ts';
@@ -43,11 +43,12 @@ function positiveInt(name: string, value: string | undefined, fallback: number):
   return Number(value);
 }
 
+/** The denoiser's input at batch 1: the image, or a latent model's latent grid. */
+const callShape = (m: LoadedModel) => [1, ...(m.model.decode ? m.model.input.shape! : m.manifest.data.shape), m.model.input.channels];
+
 /** Median wall ms of `runs` network calls at batch 1 (after one warm call), through the installed engine. */
-async function callMs(m: LoadedModel, runs: number): Promise<number> {
-  const plan = planGeneration(m, { count: 1, batchSize: 1 });
-  const decode = m.model.decode !== undefined;
-  const shape = [1, ...(decode ? m.model.input.shape! : m.manifest.data.shape), m.model.input.channels];
+async function callMs(m: LoadedModel, plan: GenerationPlan, runs: number): Promise<number> {
+  const shape = callShape(m);
   const tNet = m.schedule.networkTime(plan.grid[0].t);
   const labels = plan.label === undefined ? undefined : [plan.label];
   const conditioning = new GridConditioning(m.model, m.params, [tNet]);
@@ -83,7 +84,7 @@ async function imageMs(m: LoadedModel, runs: number, steps?: number): Promise<{ 
 
 /** Median ms of recording the network graph (int8 weights int8, as the engine builds it) and of creating its session, batch 1. */
 async function buildMs(m: LoadedModel, runs: number, threads: number): Promise<{ recordMs: number; sessionMs: number; graphMiB: number }> {
-  const shape = [1, ...(m.model.decode ? m.model.input.shape! : m.manifest.data.shape), m.model.input.channels];
+  const shape = callShape(m);
   const record: number[] = [];
   const session: number[] = [];
   let bytes = 0;
@@ -121,8 +122,7 @@ export async function main(argv: string[]): Promise<string> {
   for (const dir of models) {
     const m = await loadModel(dir);
     try {
-      const shape = [1, ...(m.model.decode ? m.model.input.shape! : m.manifest.data.shape), m.model.input.channels];
-      const gflop = canCountFlops(m.model.kind) ? countFlops(m.model, shape).total / 1e9 : undefined;
+      const gflop = canCountFlops(m.model.kind) ? countFlops(m.model, callShape(m)).total / 1e9 : undefined;
       const plan = planGeneration(m, { count: 1, batchSize: 1, ...(quick ? { steps: 2 } : {}) });
       const calls = new Map<string, number[]>(configs.map((c) => [c.name, []]));
       const images = new Map<string, number[]>(configs.map((c) => [c.name, []]));
@@ -130,7 +130,7 @@ export async function main(argv: string[]): Promise<string> {
       for (let r = 0; r < rounds; r++) {
         for (const c of configs) {
           useNetworkEngine(c.engine);
-          calls.get(c.name)!.push(await callMs(m, runs));
+          calls.get(c.name)!.push(await callMs(m, plan, runs));
           const im = await imageMs(m, quick ? 1 : 2, quick ? 2 : undefined);
           images.get(c.name)!.push(im.ms);
           lastImage.set(c.name, im);

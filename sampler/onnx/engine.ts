@@ -12,7 +12,7 @@ import type { Conditioned } from '../../shared/models/types.ts';
 import type { Net } from '../../shared/samplers/index.ts';
 import { firstLine } from '../engine-select.ts';
 import type { LoadedModel } from '../load.ts';
-import type { NetworkEngine } from '../network-engine.ts';
+import { callInputs, type NetworkEngine } from '../network-engine.ts';
 import { checkSelfTest, selfTestNetwork } from '../self-test.ts';
 import { decoderGraph, filmInputs, networkGraph } from './network.ts';
 import { recordGraph } from './record.ts';
@@ -116,12 +116,11 @@ async function valuesOf(t: tf.Tensor): Promise<Float32Array> {
 
 /** The network's own time/label path for a call at t (the caller owns the result). */
 function condition(m: LoadedModel, batch: number, t: number, labels?: readonly number[]): Conditioned {
-  const tt = tf.fill([batch], t) as tf.Tensor1D;
-  const label = labels ? tf.tensor1d(Array.from(labels), 'int32') : undefined;
+  const inputs = callInputs(batch, t, labels);
   try {
-    return m.model.condition(m.params, tt, label ? { label } : undefined);
+    return m.model.condition(m.params, inputs.t, inputs.cond);
   } finally {
-    tf.dispose([tt, label]);
+    tf.dispose([inputs.t, inputs.cond?.label]);
   }
 }
 
