@@ -7,7 +7,7 @@
 // transpose around themselves (onnxruntime's CPU layout pass folds such
 // transposes into its own NCHWc reorders).
 import * as tf from '@tensorflow/tfjs-core';
-import { samePadding } from '../../shared/models/layers.ts';
+import { GROUP_NORM_KERNEL, samePadding } from '../../shared/models/layers.ts';
 import { ELEM, type GraphBuilder, type Value } from './graph.ts';
 
 type Attrs = Record<string, unknown>;
@@ -92,7 +92,33 @@ function reshape(g: GraphBuilder, x: Value, target: readonly number[]): Value {
   const known = target.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
   const shape = target.map((d) => (d === -1 ? tf.util.sizeFromShape([...x.shape]) / known : d));
   if (tf.util.sizeFromShape(shape) !== tf.util.sizeFromShape([...x.shape])) throw new Error(`onnx graph: cannot reshape [${x.shape}] to [${target}]`);
+  // No node for a reshape to the same shape: it would stand between transposes that otherwise cancel.
+  if (tf.util.arraysEqual(shape, [...x.shape])) return x;
   return { name: g.op('Reshape', [x.name, g.ints(shape)]), shape, dtype: x.dtype };
+}
+
+/**
+ * GroupNorm (GROUP_NORM_KERNEL) of x [B, ..., C] with scale and shift [1 or B, 1, C]: in channels-first
+ * layout, the groups are contiguous, so the normalisation is ONNX's InstanceNormalization of the
+ * [B, G, C/G * positions] view; then the per-channel affine, and back to channels-last. The transposes
+ * cancel against the ones around the Convs before and after (onnxruntime's transpose optimizer), so a
+ * ResBlock runs channels-first throughout.
+ */
+function groupNorm(g: GraphBuilder, [x, scale, shift]: Value[], attrs: Attrs): Value {
+  const groups = attrs.groups as number;
+  const r = x.shape.length;
+  const [b, c] = [x.shape[0], x.shape[r - 1]];
+  if (r < 3 || c % groups !== 0) throw new Error(`onnx graph: GroupNorm of [${x.shape}] in ${groups} groups is not supported`);
+  const toFirst = [0, r - 1, ...Array.from({ length: r - 2 }, (_, i) => i + 1)];
+  const toLast = [0, ...Array.from({ length: r - 2 }, (_, i) => i + 2), 1];
+  const firstShape = toFirst.map((p) => x.shape[p]);
+  const grouped = g.op('Reshape', [g.op('Transpose', [x.name], { perm: toFirst }), g.ints([b, groups, -1])]);
+  const ones = g.constant(new Float32Array(groups).fill(1), [groups], 'float32');
+  const zeros = g.constant(new Float32Array(groups), [groups], 'float32');
+  const normed = g.op('Reshape', [g.op('InstanceNormalization', [grouped, ones, zeros], { epsilon: { f: attrs.eps as number } }), g.ints(firstShape)]);
+  const perChannel = (v: Value) => g.op('Reshape', [v.name, g.ints([v.shape[0], c, ...Array(r - 2).fill(1)])]);
+  const y = g.op('Add', [g.op('Mul', [normed, perChannel(scale)]), perChannel(shift)]);
+  return { name: g.op('Transpose', [y], { perm: toLast }), shape: x.shape, dtype: x.dtype };
 }
 
 function concat(g: GraphBuilder, xs: Value[], axis: number): Value {
@@ -110,6 +136,7 @@ function split(g: GraphBuilder, x: Value, sizes: number[], axis: number): Value[
 }
 
 export const OPS: Record<string, Translation> = {
+  [GROUP_NORM_KERNEL]: groupNorm,
   FusedConv2D: conv,
   Conv2D: conv,
   _FusedMatMul: matMul,

@@ -14,7 +14,7 @@ export const RECORD_BACKEND = 'onnx-graph';
 type DataId = object;
 
 /** The order in which a kernel's named inputs become node inputs. */
-const INPUT_ORDER = ['x', 'a', 'b', 'filter', 'bias', 'logits', 'value', 'indices'];
+const INPUT_ORDER = ['x', 'a', 'b', 'filter', 'bias', 'logits', 'value', 'indices', 'scale', 'shift'];
 
 class GraphBackend extends tf.KernelBackend {
   builder: GraphBuilder | undefined;

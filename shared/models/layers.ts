@@ -160,6 +160,7 @@ export function groupNorm(params: Params, name: string, x: tf.Tensor, groups: nu
  * channels' means and the groups pool them across parts.
  */
 export function groupNormParts(params: Params, name: string, parts: tf.Tensor[], groups: number, eps = 1e-5, film?: Film): tf.Tensor[] {
+  if (hasGroupNormKernel()) return groupNormKernel(params, name, parts, groups, eps, film);
   if (parts.length === 1 && parts[0].size < LARGE) return [groupNormSmall(params, name, parts[0], groups, eps, film)];
   const b = parts[0].shape[0];
   const widths = parts.map((p) => p.shape[p.shape.length - 1]);
@@ -198,6 +199,32 @@ function groupNormSmall(params: Params, name: string, x: tf.Tensor, groups: numb
     const normed = tf.reshape(tf.mul(centered, tf.rsqrt(tf.add(tf.mean(tf.square(centered), [1, 3], true), eps))), [b, -1, c]);
     const [scale, shift] = affine(params, name, b, c, film);
     return tf.reshape(tf.add(tf.mul(normed, scale), shift), shape);
+  });
+}
+
+/**
+ * The kernel a backend may register to run a whole GroupNorm as one op
+ * (inference only: it has no gradient). The ONNX recorder does
+ * (sampler/onnx/ops.ts: InstanceNormalization, which onnxruntime runs in one
+ * pass where the composites above are a dozen small nodes); the tfjs
+ * backends run the composites.
+ * Inputs x [B, ..., C], scale and shift [1 or B, 1, C] (affine's); attrs
+ * { groups, eps }; output x's shape.
+ */
+export const GROUP_NORM_KERNEL = 'MedsynthGroupNorm';
+
+/** Whether the active backend runs GROUP_NORM_KERNEL (and so prefers channel parts joined: one op over one tensor). */
+export function hasGroupNormKernel(): boolean {
+  return tf.getKernel(GROUP_NORM_KERNEL, tf.getBackend()) !== undefined;
+}
+
+function groupNormKernel(params: Params, name: string, parts: tf.Tensor[], groups: number, eps: number, film?: Film): tf.Tensor[] {
+  return tf.tidy(() => {
+    const widths = parts.map((p) => p.shape[p.shape.length - 1]);
+    const x = parts.length === 1 ? parts[0] : tf.concat(parts, -1);
+    const [scale, shift] = affine(params, name, x.shape[0], x.shape[x.shape.length - 1], film);
+    const y = tf.engine().runKernel(GROUP_NORM_KERNEL, { x, scale, shift }, { groups, eps }) as tf.Tensor;
+    return parts.length === 1 ? [y] : tf.split(y, widths, -1);
   });
 }
 
@@ -339,8 +366,10 @@ export function resBlock(
   return tf.tidy(() => {
     let parts = Array.isArray(x) ? x : [x];
     const hasSkipConv = params.has(`${name}.skip.w`);
-    // An identity skip adds the input itself, which needs the parts joined; small parts are cheaper joined too.
-    if (parts.length > 1 && (!hasSkipConv || parts.reduce((size, p) => size + p.size, 0) < LARGE)) parts = [tf.concat(parts, 3) as tf.Tensor4D];
+    // An identity skip adds the input itself, which needs the parts joined; small parts are cheaper joined
+    // too, and so is everything on a backend that runs GroupNorm as one op (one norm and one conv per join).
+    const joined = !hasSkipConv || hasGroupNormKernel() || parts.reduce((size, p) => size + p.size, 0) < LARGE;
+    if (parts.length > 1 && joined) parts = [tf.concat(parts, 3) as tf.Tensor4D];
     const [n, hgt, wid] = parts[0].shape;
     const b = n / perSample;
     const cout = param(params, `${name}.conv1.b`).shape[0];
