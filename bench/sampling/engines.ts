@@ -6,10 +6,12 @@
 // conditioning precomputed), analytic GFLOP/s, and time-to-image with the
 // manifest's sampler and steps (the same images: largest difference to wasm
 // over the range); for onnxruntime also the graph build at load (recording
-// the network, creating the session). Writes bench/results/engines-<time>.json.
-//   tsx bench/sampling/engines.ts [--models dir,dir] [--runs 7] [--rounds 3] [--quick] [--out file.json]
+// the network, creating the session). With --hand, also models/default's
+// recorded graph against the same network exported by hand (hand-export.ts).
+// Writes bench/results/engines-<time>.json.
+//   tsx bench/sampling/engines.ts [--models dir,dir] [--runs 7] [--rounds 3] [--quick] [--hand hand.onnx] [--out file.json]
 import { availableParallelism, loadavg } from 'node:os';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -25,6 +27,7 @@ import { networkGraph } from '../../sampler/onnx/network.ts';
 import { machineInfo } from '../common/machine.ts';
 import { median } from '../common/stats.ts';
 import { canCountFlops, countFlops } from './flops.ts';
+import { compareHandExport } from './hand-export.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const DEFAULT_MODELS = ['default', 'brain-ct-vdm-2d-64', 'brain-ct-ldm-3d-32', 'cxr-2d-64'].map((m) => join(ROOT, 'models', m));
@@ -102,13 +105,18 @@ async function buildMs(m: LoadedModel, runs: number, threads: number): Promise<{
 }
 
 export async function main(argv: string[]): Promise<string> {
-  const { values } = parseArgs({ args: argv, options: { models: { type: 'string' }, runs: { type: 'string' }, rounds: { type: 'string' }, out: { type: 'string' }, quick: { type: 'boolean' } } });
+  const { values } = parseArgs({ args: argv, options: { models: { type: 'string' }, runs: { type: 'string' }, rounds: { type: 'string' }, out: { type: 'string' }, quick: { type: 'boolean' }, hand: { type: 'string' } } });
   const quick = values.quick ?? false;
   const runs = positiveInt('runs', values.runs, quick ? 2 : 7);
   const rounds = positiveInt('rounds', values.rounds, quick ? 1 : 3);
   const models = values.models?.split(',').filter(Boolean).map((d) => resolve(d)) ?? (quick ? DEFAULT_MODELS.slice(0, 1) : DEFAULT_MODELS);
   const cores = availableParallelism();
   const loadStart = loadavg();
+  const defaultModel = join(ROOT, 'models', 'default');
+  if (values.hand !== undefined && !models.includes(defaultModel)) throw new Error('--hand compares against models/default: include it in --models');
+  const hand = values.hand === undefined ? undefined : await readFile(resolve(values.hand)).catch((e: Error) => {
+    throw new Error(`--hand ${values.hand}: cannot read the hand-exported ONNX file (make it with bench/sampling/hand-export/unet2d.py): ${e.message}`);
+  });
 
   // tfjs wasm runs the samplers' own math for every configuration; the configurations differ in who runs the network.
   await selectBackend('wasm');
@@ -161,6 +169,7 @@ export async function main(argv: string[]): Promise<string> {
           runs: { callMs: calls.get(c.name)!.map((v) => round(v)), timeToImageMs: images.get(c.name)!.map((v) => round(v)) },
         };
       });
+      const handExport = hand && dir === defaultModel ? await compareHandExport(m, hand, cores > 1 ? [1, cores] : [1], rounds * 3, runs) : undefined;
       const row = {
         model: dir.replace(ROOT, ''),
         kind: m.manifest.kind,
@@ -169,8 +178,11 @@ export async function main(argv: string[]): Promise<string> {
         sampler: { name: plan.sampler.name, steps: plan.steps, guidance: plan.guidance },
         onnxBuild: { recordMs: round(build.recordMs), sessionMs: round(build.sessionMs), graphMiB: round(build.graphMiB, 2) },
         engines,
+        /** models/default against the hand export (--hand): per-call ms on onnxruntime per thread count. */
+        handExport,
       };
-      for (const e of engines) console.log(`${row.model} ${e.engine}: call ${e.callMs} ms (${e.gflopsPerSecond} GFLOP/s, x${e.callSpeedup}), image ${e.timeToImageMs} ms (x${e.imageSpeedup}), diff ${e.maxDiffOfRange}`);
+      for (const e of engines) console.log(`${row.model} ${e.engine}: call ${e.callMs} ms (${e.gflopsPerSecond ?? '-'} GFLOP/s, x${e.callSpeedup}), image ${e.timeToImageMs} ms (x${e.imageSpeedup}), diff ${e.maxDiffOfRange}`);
+      for (const h of handExport ?? []) console.log(`${row.model} recorded vs hand export, ${h.threads} thread(s): ${h.recordedMs} vs ${h.handMs} ms (x${h.ratio})`);
       console.log(`${row.model} onnx build: record ${row.onnxBuild.recordMs} ms, session ${row.onnxBuild.sessionMs} ms, ${row.onnxBuild.graphMiB} MiB`);
       results.push(row);
     } finally {
