@@ -26,6 +26,7 @@ const USAGE = `usage:
   medsynth train --config <preset|file.json> --data <[label=]path>... --out <run dir> [--json]
                   [--set field=value]... [--steps N] [--resume] [--on-bad-file skip|fail] [--backend B]
                   [--init <checkpoint dir>]  (warm start: a new run from an exported model's weights)
+                  [--threads N]  (threads per step, each its own wasm instance; default: one per core)
   medsynth train --config <latent DDPM preset> --latents <dir> --out <run dir> [--set field=value]...
   medsynth encode <VQ-GAN run dir> --out <latents dir> [--data <[label=]path>...] [--backend B]
                   latents of the run's training and held-out volumes, scaled to [-1, 1]

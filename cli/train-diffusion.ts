@@ -26,7 +26,8 @@ async function latentsFor(path: string, expected?: string): Promise<Latents> {
   return latents;
 }
 
-export async function trainDiffusion(record: RunRecord, out: string, opts: TrainCommandOptions & { latents?: string; init?: string }): Promise<TrainSummary> {
+/** `threads`: threads per step (Trainer.useThreads), at most one per example of a batch. */
+export async function trainDiffusion(record: RunRecord, out: string, opts: TrainCommandOptions & { latents?: string; init?: string; threads?: number }): Promise<TrainSummary> {
   const { log } = opts;
   // A latent DDPM run reads its latents (on resume: the recorded folder, or where it moved, checked by hash).
   let latents: Latents | undefined;
@@ -53,8 +54,10 @@ export async function trainDiffusion(record: RunRecord, out: string, opts: Train
     if (latents && trainer.config.previewEvery > 0) throw new ConfigError('train.previewEvery', 'a latent DDPM run writes no previews (set it to 0): export it and sample the checkpoint');
     // A new run's record; a resumed latent run's too, as its latents may have moved.
     if (!opts.resume || latents) await writeFileAtomic(join(out, RUN_JSON), `${JSON.stringify(record, null, 2)}\n`);
+    const threads = Math.min(opts.threads ?? 1, trainer.config.batchSize);
+    await trainer.useThreads(threads);
     const what = latents ? `latents of ${latents.location}` : 'examples';
-    log(`training ${trainer.spec.kind} "${trainer.spec.meta.name}": ${data.train.size} ${what}, ${data.validation?.size ?? 0} held out, ${trainer.config.steps} steps`);
+    log(`training ${trainer.spec.kind} "${trainer.spec.meta.name}": ${data.train.size} ${what}, ${data.validation?.size ?? 0} held out, ${trainer.config.steps} steps, ${threads} thread${threads === 1 ? '' : 's'} per step`);
     await runTrainingJob(diffusionJob(trainer, data.train, data.validation), out, { quiet: opts.quiet, label: 'training', log });
     log(`done: ${trainer.step} steps; export with medsynth export ${out}`);
     return { run: out, kind: trainer.spec.kind, name: trainer.spec.meta.name, steps: trainer.step };

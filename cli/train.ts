@@ -5,13 +5,14 @@
 //   - a latent DDPM on --latents (stage 2), exported with its VQ-GAN:
 //     cli/train-diffusion.ts;
 //   - a VQ-GAN on --data (stage 1 of latent diffusion): cli/train-vqgan.ts.
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../shared/config.ts';
-import { describeChoice, parseBackendName, selectBackend } from '../sampler/backend.ts';
+import { describeChoice, MULTICORE_BACKENDS, parseBackendName, selectBackend } from '../sampler/backend.ts';
 import { recoverCheckpointFolder, writeCheckpointFolder } from '../sampler/node/checkpoint-folder.ts';
 import { exists, readRunRecord, RUN_JSON, type RunRecord } from '../trainer/run-record.ts';
-import { checkOutputFolder, type TrainSummary } from './args.ts';
+import { checkOutputFolder, int, type TrainSummary } from './args.ts';
 import { parseOnBadFile } from '../trainer/data/index.ts';
 import { exportCheckpoint } from '../trainer/export.ts';
 import { exportLatentRun } from '../trainer/latent/export.ts';
@@ -35,6 +36,7 @@ export async function train(args: string[], log: (s: string) => void): Promise<T
       resume: { type: 'boolean' },
       init: { type: 'string' },
       backend: { type: 'string' },
+      threads: { type: 'string' },
       'on-bad-file': { type: 'string' },
       json: { type: 'boolean' },
       quiet: { type: 'boolean' },
@@ -52,6 +54,8 @@ export async function train(args: string[], log: (s: string) => void): Promise<T
   const onBadFile = parseOnBadFile(values['on-bad-file'] ?? 'fail');
   const backend = await selectBackend(values.backend === undefined ? undefined : parseBackendName(values.backend), { tfjsOnly: true });
   log(`backend: ${describeChoice(backend)}`);
+  const threads = int('threads', values.threads);
+  if (threads !== undefined && !(threads >= 1 && threads <= 64)) throw new ConfigError('--threads', `expected an integer in 1..64, got ${threads}`);
 
   let record: RunRecord;
   const checkpointDir = join(out, RUN_FILES.checkpoint);
@@ -79,10 +83,13 @@ export async function train(args: string[], log: (s: string) => void): Promise<T
   }
   if (kind === LATENT_STAGE && values.data?.length) throw new ConfigError('--data', `preset ${record.config.preset} trains on --latents, not on volumes`);
   if (kind === VQGAN_STAGE && values.init) throw new ConfigError('--init', `preset ${record.config.preset} is a VQ-GAN: --init warm-starts diffusion runs only`);
+  if (kind === VQGAN_STAGE && threads !== undefined) throw new ConfigError('--threads', `preset ${record.config.preset} is a VQ-GAN: it trains on one thread (data-parallel steps are for diffusion runs)`);
   const opts = { resume: values.resume ?? false, sets, onBadFile, quiet: values.quiet, log };
   if (kind === VQGAN_STAGE) return trainVqgan(record, out, opts);
 
-  return trainDiffusion(record, out, { ...opts, latents: values.latents, init: values.init });
+  // Data-parallel steps over every core, unless the backend threads its own kernels (tensorflow).
+  const diffusionThreads = threads ?? (MULTICORE_BACKENDS.includes(backend.name) ? 1 : availableParallelism());
+  return trainDiffusion(record, out, { ...opts, latents: values.latents, init: values.init, threads: diffusionThreads });
 }
 
 export async function exportRun(args: string[], log: (s: string) => void): Promise<void> {

@@ -31,8 +31,8 @@ export function diffusionJob(trainer: Trainer, train: ExampleSet, validation?: E
       return trainer.step;
     },
     plan: trainer.config,
-    trainStep: () => {
-      const metrics = trainer.trainStep(train);
+    trainStep: async () => {
+      const metrics = await trainer.trainStep(train);
       return { metrics, loss: metrics.loss };
     },
     validate: validation

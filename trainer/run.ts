@@ -30,7 +30,7 @@ export interface TrainingJob<M extends { step: number } = { step: number }> {
   readonly step: number;
   readonly plan: RunPlan;
   /** One optimiser step: the row for metrics.jsonl, and the loss a progress bar shows. */
-  trainStep(): { metrics: M; loss: number };
+  trainStep(): { metrics: M; loss: number } | Promise<{ metrics: M; loss: number }>;
   /** Held-out figures for metrics.jsonl and the console line reporting them; absent when nothing is held out. */
   validate?(): { validation: object; line: string };
   /** A montage of samples (PNG bytes), for jobs that can draw them. */
@@ -100,7 +100,7 @@ export async function runTraining<M extends { step: number }>(job: TrainingJob<M
       await save();
       return { interrupted: true };
     }
-    const { metrics, loss } = job.trainStep();
+    const { metrics, loss } = await job.trainStep();
     windowSteps++;
     const stepsPerSec = (windowSteps * 1000) / (performance.now() - windowStart);
     hooks.onStep?.({ ...metrics, loss, stepsPerSec });

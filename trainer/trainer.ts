@@ -12,13 +12,17 @@ import { loadState, saveState, type StateFormat } from './training-state.ts';
 import { createModel } from '../shared/models/index.ts';
 import type { Model, Params } from '../shared/models/types.ts';
 import { Rng } from '../shared/rng.ts';
+import type { BackendName } from '../sampler/backend.ts';
 import { loadModel } from '../sampler/load.ts';
+import { splitCount } from '../sampler/node/pool.ts';
 import { initScheduleParams, parseScheduleConfig, type ScheduleConfig } from '../shared/schedules/index.ts';
 import { parseTrainConfig, type TrainConfig } from './config.ts';
 import type { ExportMeta } from './export.ts';
 import { objectiveFor, type Objective } from './losses/index.ts';
 import { AdamW, learningRate } from './optim/adamw.ts';
 import { Ema } from './optim/ema.ts';
+import { batchGradients, batchRows, type BatchGradients, type HostBatch } from './gradients.ts';
+import { GradientThreads, parameterValues } from './parallel/gradient-threads.ts';
 import { applyAffine, affineAt } from './preprocess/affine.ts';
 import { flip, flipsAt } from './preprocess/augment.ts';
 import { canonicalJson } from './preprocess/cache.ts';
@@ -96,6 +100,8 @@ export class Trainer {
   init?: WarmStart;
   private dataRng: Rng;
   private noiseRng: Rng;
+  /** Helper threads that take rows of every batch (useThreads). */
+  private helpers?: GradientThreads;
 
   private constructor(
     readonly spec: TrainSpec,
@@ -159,12 +165,29 @@ export class Trainer {
   }
 
   /**
-   * Stacks examples into x [B, ...shape] and labels [B] (undefined for
-   * unconditional models). Training batches (`augment`) get random flips
-   * and affine transforms drawn from (seed, step, position), so a resumed
-   * run augments alike.
+   * Data-parallel steps: `threads` threads in all (this one and threads - 1
+   * helpers on the same backend, gradient-threads.ts) share the rows of every
+   * batch. The result is a one-thread run's up to float rounding; the state
+   * does not depend on it, so a run may resume with another count.
    */
-  private batch(data: ExampleSet, indices: number[], augment: false | { offset: number }): { x: tf.Tensor; label?: tf.Tensor1D } {
+  async useThreads(threads: number): Promise<void> {
+    if (!Number.isInteger(threads) || threads < 1 || threads > 64) throw new Error(`threads: expected an integer in 1..64, got ${threads}`);
+    await this.helpers?.close();
+    this.helpers = threads > 1 ? await GradientThreads.start(threads - 1, this.spec, this.config, tf.getBackend() as BackendName, this.params) : undefined;
+  }
+
+  /** Threads that compute each batch's gradients (1 + helpers). */
+  get threads(): number {
+    return 1 + (this.helpers?.size ?? 0);
+  }
+
+  /**
+   * Stacks examples into x [B, ...shape] and labels [B] (absent for
+   * unconditional models). Training batches (`augment`) get random flips
+   * and affine transforms drawn from (seed, step, position), and labels
+   * dropped to the null label, so a resumed run augments alike.
+   */
+  private batch(data: ExampleSet, indices: number[], augment: false | { offset: number }): Omit<HostBatch, 'draws'> {
     const per = data.shape.reduce((a, b) => a * b, 1);
     const xs = new Float32Array(indices.length * per);
     const labels: number[] = [];
@@ -188,12 +211,42 @@ export class Trainer {
         labels.push(drop ? this.numClasses : e.label);
       }
     });
-    const x = tf.tensor(xs, [indices.length, ...data.shape]);
-    return { x, label: labels.length ? tf.tensor1d(labels, 'int32') : undefined };
+    return { shape: [indices.length, ...data.shape], x: xs, ...(labels.length ? { labels: Int32Array.from(labels) } : {}) };
+  }
+
+  /** The loss, terms and gradients of one batch, its rows shared between this thread and the helpers. */
+  private async gradients(names: string[], batch: HostBatch): Promise<BatchGradients> {
+    const b = batch.shape[0];
+    const parts = splitCount(b, this.threads);
+    if (parts.length === 1) return batchGradients(this.objective, names, this.params, batch);
+    const values = parameterValues(this.params, names);
+    const rows = parts.map(([from, n]) => batchRows(batch, from, from + n));
+    const theirs = rows.slice(1).map((r, k) => this.helpers!.gradients(k, values, r));
+    let answers;
+    let mine: BatchGradients | undefined;
+    try {
+      mine = batchGradients(this.objective, names, this.params, rows[0]);
+      answers = await Promise.all(theirs);
+    } catch (e) {
+      await Promise.allSettled(theirs);
+      tf.dispose(mine?.grads);
+      throw e;
+    }
+    // Each part's loss is a mean over its rows: weighted by its share of them, the parts sum to the batch's.
+    const w = parts.map(([, n]) => n / b);
+    const own = mine;
+    const grads = tf.tidy(() =>
+      names.map((n, i) => answers.reduce((sum, a, k) => tf.add(sum, tf.mul(tf.tensor(a.grads[i], this.params.get(n)!.shape), w[k + 1])), tf.mul(own.grads[i], w[0]))),
+    );
+    tf.dispose(own.grads);
+    const all = [own, ...answers];
+    const weighted = (f: (g: { loss: number; terms?: number[] }) => number) => all.reduce((sum, g, k) => sum + w[k] * f(g), 0);
+    const terms = own.terms ? own.terms.map((_, j) => weighted((g) => g.terms![j])) : undefined;
+    return { loss: weighted((g) => g.loss), ...(terms ? { terms } : {}), grads };
   }
 
   /** One optimiser step over batchSize * accumulate examples drawn from `data`. */
-  trainStep(data: ExampleSet): StepMetrics {
+  async trainStep(data: ExampleSet): Promise<StepMetrics> {
     if (data.size === 0) throw new Error('the training set is empty');
     const started = performance.now();
     this.backends.add(tf.getBackend());
@@ -204,25 +257,15 @@ export class Trainer {
     const termSums = [0, 0, 0];
     for (let a = 0; a < c.accumulate; a++) {
       const indices = Array.from({ length: c.batchSize }, () => this.dataRng.int(data.size));
-      const { x, label } = this.batch(data, indices, { offset: a * c.batchSize });
-      try {
-        let terms: tf.Tensor1D | undefined;
-        const { value, grads } = tf.valueAndGrads((...ps: tf.Tensor[]) => {
-          const out = this.objective.loss(new Map(names.map((n, i) => [n, ps[i]])), x, label, this.noiseRng);
-          terms = out.terms ? tf.keep(out.terms) : undefined;
-          return out.loss;
-        })(names.map((n) => this.params.get(n)!));
-        lossSum += value.dataSync()[0];
-        if (terms) terms.dataSync().forEach((v, i) => (termSums[i] += v));
-        names.forEach((n, i) => {
-          const prev = sums.get(n);
-          sums.set(n, prev ? tf.add(prev, grads[i]) : grads[i]);
-          if (prev) tf.dispose([prev, grads[i]]);
-        });
-        tf.dispose([value, terms]);
-      } finally {
-        tf.dispose([x, label]);
-      }
+      const rows = this.batch(data, indices, { offset: a * c.batchSize });
+      const { loss, terms, grads } = await this.gradients(names, { ...rows, draws: this.objective.draw(rows.shape, this.noiseRng) });
+      lossSum += loss;
+      terms?.forEach((v, i) => (termSums[i] += v));
+      names.forEach((n, i) => {
+        const prev = sums.get(n);
+        sums.set(n, prev ? tf.add(prev, grads[i]) : grads[i]);
+        if (prev) tf.dispose([prev, grads[i]]);
+      });
     }
     if (c.accumulate > 1) for (const [n, g] of sums) sums.set(n, tf.tidy(() => tf.div(g, c.accumulate)) as tf.Tensor), g.dispose();
     const lr = learningRate(this.step, c.lr, c.warmup, c.steps, c.minLrFraction);
@@ -257,9 +300,11 @@ export class Trainer {
     let n = 0;
     for (let b = 0; b < batches && b * this.config.batchSize < data.size; b++) {
       const indices = Array.from({ length: Math.min(this.config.batchSize, data.size - b * this.config.batchSize) }, (_, j) => b * this.config.batchSize + j);
-      const { x, label } = this.batch(data, indices, false);
+      const rows = this.batch(data, indices, false);
+      const x = tf.tensor(rows.x, rows.shape);
+      const label = rows.labels ? tf.tensor1d(rows.labels, 'int32') : undefined;
       try {
-        const { loss, terms } = this.objective.loss(weights, x, label, rng);
+        const { loss, terms } = this.objective.loss(weights, x, label, this.objective.draw(rows.shape, rng));
         total += loss.dataSync()[0] * indices.length;
         n += indices.length;
         tf.dispose([loss, terms]);
@@ -339,6 +384,7 @@ export class Trainer {
   }
 
   dispose(): void {
+    void this.helpers?.close();
     tf.dispose([...this.params.values()]);
     this.opt.dispose();
     this.ema.dispose();

@@ -407,6 +407,15 @@ export function scaledDotAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3
 }
 
 /**
+ * t [S, ...] as its S sequences. One sequence is a reshape: tfjs's gradient of
+ * an Unpack with a single output stacks a tensor instead of a list and
+ * throws (a batch-1 VDM training step did).
+ */
+function sequences(t: tf.Tensor3D): tf.Tensor2D[] {
+  return t.shape[0] === 1 ? [tf.reshape(t, [t.shape[1], t.shape[2]]) as tf.Tensor2D] : (tf.unstack(t) as tf.Tensor2D[]);
+}
+
+/**
  * softmax(q k^T [+ bias]) v from q already scaled by 1/sqrt(d) and k already
  * transposed: q [S, L, d], kT [S, d, L], v [S, L, d]; `bias` [heads, L, L]
  * is shared by the S / heads sequences of each head (sequence i has head
@@ -420,9 +429,9 @@ export function scaledDotAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3
 function attend(q: tf.Tensor3D, kT: tf.Tensor3D, v: tf.Tensor3D, bias?: tf.Tensor3D): tf.Tensor3D {
   const [s, l] = q.shape;
   if (!bias && s <= 16 && l >= 256) {
-    const ki = tf.unstack(kT) as tf.Tensor2D[];
-    const vi = tf.unstack(v) as tf.Tensor2D[];
-    const per = (tf.unstack(q) as tf.Tensor2D[]).map((qi, i) => attendRows(qi, ki[i], vi[i]));
+    const ki = sequences(kT);
+    const vi = sequences(v);
+    const per = sequences(q).map((qi, i) => attendRows(qi, ki[i], vi[i]));
     return tf.stack(per) as tf.Tensor3D; // [S, L, d]
   }
   // Scores for a few sequences at a time, so their [chunk, L, L] block stays within SCORE_BLOCK

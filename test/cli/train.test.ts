@@ -2,7 +2,7 @@
 // derived from ../shared/data, see test/fixtures/README.md): train a tiny
 // preset, resume it, export int8, and sample the result with the sampler CLI.
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decode } from 'fast-png';
 import { writeFile } from 'node:fs/promises';
@@ -45,16 +45,19 @@ describe('medsynth train / export', () => {
     const first = await cli('train', '--config', config, '--data', HUMAN, '--out', run, '--backend', 'wasm', '--quiet');
     expect(first.err).toEqual([]);
     expect(first.code).toBe(0);
-    expect(first.log.join('\n')).toMatch(/held out/);
+    // Data-parallel steps by default: one thread per core, at most one per example of the batch of 2.
+    expect(first.log.join('\n')).toMatch(new RegExp(`held out, 6 steps, ${Math.min(2, availableParallelism())} threads? per step`));
     const metrics = await jsonLines(join(run, 'metrics.jsonl'));
     expect(metrics.filter((m) => typeof m.loss === 'number').map((m) => m.step)).toEqual([1, 2, 3, 4, 5, 6]);
     expect(metrics.filter((m) => m.validation).map((m) => m.step)).toEqual([3, 6]);
     expect((await stat(join(run, 'previews', 'step-000006.png'))).size).toBeGreaterThan(0);
 
     // The second run finds the preprocessed slices in the cache.
-    const resumed = await cli('train', '--resume', '--out', run, '--set', 'train.steps=8', '--backend', 'wasm', '--quiet');
+    // The state does not depend on the thread count: a run resumes on another.
+    const resumed = await cli('train', '--resume', '--out', run, '--set', 'train.steps=8', '--backend', 'wasm', '--threads', '1', '--quiet');
     expect(resumed.err).toEqual([]);
     expect(resumed.log.join('\n')).toMatch(/resuming .* at step 6 of 8/);
+    expect(resumed.log.join('\n')).toMatch(/8 steps, 1 thread per step/);
     expect(resumed.log.join('\n')).toMatch(/cache for the data: hit/);
     expect((await jsonLines(join(run, 'metrics.jsonl'))).filter((m) => typeof m.loss === 'number').map((m) => m.step)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
 
@@ -174,6 +177,7 @@ describe('medsynth train / export', () => {
       [['train', '--config', config, '--data', join(root, 'missing.nii.gz'), '--out', join(root, 'x')], /missing\.nii\.gz: no such file or folder/],
       [['train', '--config', config, '--data', HUMAN, '--out', join(root, 'run')], /already holds a run: use --resume/],
       [['train', '--resume', '--out', join(root, 'nothing-here')], /holds no training checkpoint to resume/],
+      [['train', '--config', config, '--data', HUMAN, '--out', join(root, 'x'), '--threads', '0'], /--threads: expected an integer in 1\.\.64, got 0/],
       [['train', '--resume', '--out', join(root, 'run'), '--init', join(root, 'model')], /--init: a resumed run keeps its weights/],
       [['train', '--config', config, '--data', HUMAN, '--out', join(root, 'x'), '--init', join(root, 'nothing-here')], /nothing-here.*manifest\.json/],
       [['export', join(root, 'nothing-here'), '--out', join(root, 'y')], /nothing-here.*manifest\.json/],

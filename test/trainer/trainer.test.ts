@@ -51,7 +51,7 @@ describe('trainer', () => {
     await useBackend('wasm');
     const tr = Trainer.create(DDPM, { batchSize: 4, lr: 3e-3, warmup: 0, steps: 60, loss: 'l2', emaDecay: 0.8, validationBatches: 1 });
     const before = tr.evaluate(DATA).loss;
-    for (let s = 0; s < 60; s++) tr.trainStep(DATA);
+    for (let s = 0; s < 60; s++) await tr.trainStep(DATA);
     const after = tr.evaluate(DATA).loss;
     // Measured: 1.09 -> 0.18 (6x) on wasm; 3x leaves room for float differences.
     expect(after).toBeLessThan(before / 3);
@@ -63,7 +63,7 @@ describe('trainer', () => {
     const tr = Trainer.create(VDM, { batchSize: 4, lr: 3e-3, warmup: 0, steps: 100, emaDecay: 0.8, validationBatches: 1 });
     const before = tr.evaluate(DATA).bpd!;
     let last;
-    for (let s = 0; s < 100; s++) last = tr.trainStep(DATA);
+    for (let s = 0; s < 100; s++) last = await tr.trainStep(DATA);
     expect(Object.values(last!.terms!).every((v) => Number.isFinite(v) && v >= 0)).toBe(true);
     // Measured: 15.3 -> 11.4 bits/dim (-25%).
     expect(tr.evaluate(DATA).bpd!).toBeLessThan(before * 0.85);
@@ -75,11 +75,11 @@ describe('trainer', () => {
     for (const [spec, data] of [[DDPM, DATA], [DDPM3D, VOLUMES], [VDM, DATA]] as const) {
       const config = { batchSize: 2, accumulate: 2, lr: 1e-3, warmup: 2, steps: 4, pUncond: 0.5, seed: 5, flip: ['W' as const], affine: { rotate: 5, scale: 0.05, shift: 0.05, gain: 0.1 } };
       const straight = Trainer.create(spec, config);
-      for (let s = 0; s < 4; s++) straight.trainStep(data);
+      for (let s = 0; s < 4; s++) await straight.trainStep(data);
 
       const first = Trainer.create(spec, config);
-      first.trainStep(data);
-      first.trainStep(data);
+      await first.trainStep(data);
+      await first.trainStep(data);
       const files = await first.save();
       const firstSeconds = first.seconds;
       first.dispose();
@@ -89,8 +89,8 @@ describe('trainer', () => {
       expect(firstSeconds).toBeGreaterThan(0);
       expect(resumed.seconds).toBe(firstSeconds);
       expect([...resumed.backends]).toEqual([backend]);
-      resumed.trainStep(data);
-      resumed.trainStep(data);
+      await resumed.trainStep(data);
+      await resumed.trainStep(data);
 
       for (const [name, p] of straight.params) {
         expect(Array.from(resumed.params.get(name)!.dataSync()), `${spec.kind} ${name}`).toEqual(Array.from(p.dataSync()));
@@ -105,25 +105,25 @@ describe('trainer', () => {
 
   it('affine augmentation reaches the training batches: one step with it moves the weights differently', async () => {
     await useBackend('wasm');
-    const step = (affine?: { rotate: number; shift: number }) => {
+    const step = async (affine?: { rotate: number; shift: number }) => {
       const tr = Trainer.create(DDPM, { batchSize: 2, lr: 1e-3, warmup: 0, steps: 1, seed: 5, ...(affine ? { affine } : {}) });
-      tr.trainStep(DATA);
+      await tr.trainStep(DATA);
       const w = [...tr.params.values()].flatMap((p) => Array.from(p.dataSync()));
       tr.dispose();
       return w;
     };
-    const plain = step();
-    expect(step()).toEqual(plain);
-    expect(step({ rotate: 10, shift: 0.1 })).not.toEqual(plain);
+    const plain = await step();
+    expect(await step()).toEqual(plain);
+    expect(await step({ rotate: 10, shift: 0.1 })).not.toEqual(plain);
   });
 
   it('a training step frees every intermediate; dispose frees the state', async () => {
     await useBackend('cpu');
     const start = tf.memory().numTensors;
     const tr = Trainer.create(VDM, { batchSize: 2, accumulate: 2 });
-    tr.trainStep(DATA); // creates the AdamW moments and the EMA
+    await tr.trainStep(DATA); // creates the AdamW moments and the EMA
     const steady = tf.memory().numTensors;
-    tr.trainStep(DATA);
+    await tr.trainStep(DATA);
     tr.evaluate(DATA, 1);
     expect(tf.memory().numTensors).toBe(steady);
     tr.dispose();
@@ -140,7 +140,7 @@ describe('trainer', () => {
   it('export -> load -> sample gives exactly the training-time model (fp32)', async () => {
     await useBackend('cpu');
     const tr = Trainer.create(DDPM, { batchSize: 4, lr: 3e-3, warmup: 0, emaDecay: 0.5 });
-    for (let s = 0; s < 3; s++) tr.trainStep(DATA);
+    for (let s = 0; s < 3; s++) await tr.trainStep(DATA);
     const { files } = await exportCheckpoint(tr.model, tr.exportParams(), DDPM.meta, 'fp32');
     const loaded = await loadModel(memorySource(files));
     const fromCheckpoint = await generate(loaded, { count: 2, seed: 3, label: 1 });
@@ -156,7 +156,7 @@ describe('Trainer.warmStart', () => {
   it('starts a new run from an exported checkpoint: same weights, the earlier training counted, kept across save/load, no leak', async () => {
     await useBackend('cpu');
     const before = Trainer.create(DDPM, { batchSize: 4, lr: 3e-3, warmup: 0, emaDecay: 0.5 });
-    for (let s = 0; s < 3; s++) before.trainStep(DATA);
+    for (let s = 0; s < 3; s++) await before.trainStep(DATA);
     const exported = await exportCheckpoint(before.model, before.exportParams(), { ...DDPM.meta, training: before.trainingRecord() }, 'fp32');
     const start = tf.memory().numTensors;
     const tr = await Trainer.warmStart(DDPM, { batchSize: 4 }, memorySource(exported.files, 'models/old'));
@@ -167,7 +167,7 @@ describe('Trainer.warmStart', () => {
     expect(tr.evaluate(DATA).loss).toBeCloseTo(Trainer.evaluateWeights(DDPM, before.exportParams(), { batchSize: 4 }, DATA, 2).loss, 6);
     expect(tr.evaluate(DATA).loss).not.toBeCloseTo(fresh.evaluate(DATA).loss, 3);
     fresh.dispose();
-    tr.trainStep(DATA);
+    await tr.trainStep(DATA);
     const record = tr.trainingRecord() as { steps: number; warmStart: { from: string; steps: number; runSteps: number } };
     expect(record.steps).toBe(4);
     expect(record.warmStart).toMatchObject({ from: 'models/old', name: 'tiny', steps: 3, runSteps: 1 });

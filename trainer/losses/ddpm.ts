@@ -47,11 +47,14 @@ export function ddpmLoss(model: Model<unknown>, params: Params, schedule: Discre
 export function ddpmObjective(model: Model<unknown>, schedule: DiscreteSchedule, opts: Omit<DdpmLossOptions, 'label'>): Objective {
   return {
     bitsPerDim: false,
-    loss: (params, x0, label, rng) => {
-      const t = Int32Array.from({ length: x0.shape[0] }, () => 1 + rng.int(schedule.T));
-      const eps = tf.tensor(rng.normal(x0.size), x0.shape);
+    draw: (shape, rng) => {
+      const t = Int32Array.from({ length: shape[0] }, () => 1 + rng.int(schedule.T));
+      return { t, eps: rng.normal(shape.reduce((a, b) => a * b, 1)) };
+    },
+    loss: (params, x0, label, draws) => {
+      const eps = tf.tensor(draws.eps as Float32Array, x0.shape);
       try {
-        return { loss: ddpmLoss(model, params, schedule, x0, { t, eps }, { ...opts, label }) };
+        return { loss: ddpmLoss(model, params, schedule, x0, { t: draws.t as Int32Array, eps }, { ...opts, label }) };
       } finally {
         eps.dispose();
       }

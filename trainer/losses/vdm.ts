@@ -106,9 +106,14 @@ export function bitsPerDim(nats: number, dims: number): number {
 export function vdmObjective(model: Model<unknown>, schedule: ScheduleConfig, opts: { steps: number; vocabSize: number }): Objective {
   return {
     bitsPerDim: true,
-    loss: (params, x, label, rng) => {
+    // u0 for the whole batch (its times stay stratified when a thread takes some of its rows), then eps_0, eps.
+    draw: (shape, rng) => {
+      const n = shape.reduce((a, b) => a * b, 1);
+      return { t: antitheticTimes(rng.uniform(1)[0], shape[0]), eps0: rng.normal(n), eps: rng.normal(n) };
+    },
+    loss: (params, x, label, draws) => {
       const b = x.shape[0];
-      const noise = { t: antitheticTimes(rng.uniform(1)[0], b), eps0: tf.tensor(rng.normal(x.size), x.shape), eps: tf.tensor(rng.normal(x.size), x.shape) };
+      const noise = { t: draws.t as Float32Array, eps0: tf.tensor(draws.eps0 as Float32Array, x.shape), eps: tf.tensor(draws.eps as Float32Array, x.shape) };
       try {
         return tf.tidy(() => {
           const terms = vdmTerms(model, params, gammaFn(schedule, params), x, noise, { ...opts, label });
