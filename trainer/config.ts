@@ -20,6 +20,8 @@ export const TrainConfigSchema = z.strictObject({
   emaDecay: z.number().min(0).lt(1).default(0.999),
   /** DDPM: loss on the prediction (Medical Diffusion uses L1). */
   loss: z.enum(['l1', 'l2']).default('l1'),
+  /** DDPM: Min-SNR-gamma loss weighting (Hang et al. 2023; they use 5); 0 = off (every step weighs alike). */
+  minSnrGamma: z.number().min(0).max(1000).default(0),
   /** DDPM: probability of dropping the label to the null label (classifier-free guidance). */
   pUncond: z.number().min(0).max(1).default(0.1),
   /** VDM: 0 = continuous-time diffusion loss, T > 0 = discrete with T steps. */
