@@ -5,8 +5,12 @@
 // `--data` entries are paths, or `label=path` for class-conditional training
 // (all labelled or none). Held-out data is never a training slice:
 //   - a label with several volumes holds out its last volume (by path);
-//   - a label with one volume, for 2D targets, holds out the last 15% of its
-//     slices, after a gap of 2 slices (neighbours are nearly copies);
+//   - a label with one volume, for 2D targets, holds out 15% of its slices
+//     in three slabs spread over the volume (`heldOut: 'slabs'`, so held-out
+//     slices cover every level of the head, not just its crown), each with a
+//     gap of 2 slices on both sides (neighbours are nearly copies); runs and
+//     checkpoints from before it hold out the last 15% (`'tail'`), as do
+//     volumes of fewer than SLAB_MIN_SLICES slices;
 //   - a single 3D volume cannot be split: no validation, and the log says so;
 //   - whole 2D images (radiographs, `target.fit: 'contain'`) are split by
 //     image: an image is held out when a hash of its file name falls in the
@@ -54,6 +58,27 @@ export function parseDataEntries(entries: readonly string[]): { label?: string; 
 
 const HOLDOUT_FRACTION = 0.15;
 const SLICE_GAP = 2;
+const SLABS = 3;
+/** Below this many slices three slabs and their gaps would take most of the volume: the tail is held out instead. */
+export const SLAB_MIN_SLICES = 40;
+
+/** How a one-volume class's slices are held out (RunConfig.heldOut, manifest data.heldOut). */
+export type HeldOutSlices = 'tail' | 'slabs';
+
+/**
+ * The held-out and training slice indices of one volume of n slices (n >= 8):
+ * 'tail' holds out the last 15%; 'slabs' (n >= SLAB_MIN_SLICES) three slabs of
+ * 5% each, centred at 1/6, 1/2 and 5/6 of the volume. Training slices keep
+ * SLICE_GAP slices away from every held-out one.
+ */
+export function sliceSplit(n: number, kind: HeldOutSlices): { train: number[]; heldOut: number[]; kind: HeldOutSlices } {
+  const slabs = kind === 'slabs' && n >= SLAB_MIN_SLICES;
+  const held = Math.max(1, Math.round((n * HOLDOUT_FRACTION) / (slabs ? SLABS : 1)));
+  const starts = slabs ? Array.from({ length: SLABS }, (_, k) => Math.floor(((2 * k + 1) * n) / (2 * SLABS)) - Math.floor(held / 2)) : [n - held];
+  const heldOut = starts.flatMap((s) => Array.from({ length: held }, (_, i) => s + i));
+  const near = (i: number) => starts.some((s) => i >= s - SLICE_GAP && i < s + held + SLICE_GAP);
+  return { train: Array.from({ length: n }, (_, i) => i).filter((i) => !near(i)), heldOut, kind: slabs ? 'slabs' : 'tail' };
+}
 
 /** FNV-1a of the file's base name -> held out when in the lowest HOLDOUT_FRACTION of 2^32. */
 export function heldOutByName(source: string): boolean {
@@ -74,6 +99,7 @@ interface SplitPlan {
   mappingOf?: (label?: number) => IntensityMapping | undefined;
   /** The manifest modality when the data does not say. */
   modality: LabelData['modality'];
+  heldOut: HeldOutSlices;
 }
 
 /** Reads, preprocesses (through the cache) and splits `--data` entries into training and held-out examples. */
@@ -122,12 +148,12 @@ async function splitData(entries: readonly string[], plan: SplitPlan, opts: { on
       validation.push(...prepared.examples.filter((_, i) => isHeld[i]).map((x) => ({ x, label })));
       opts.log(`${name}: ${trainExamples.length} training images, ${prepared.examples.length - trainExamples.length} held out by file name hash (split by image: one image per patient assumed)`);
     } else if (prepared.shape.length === 2 && prepared.examples.length >= 8) {
-      const n = prepared.examples.length;
-      const held = Math.max(1, Math.round(n * HOLDOUT_FRACTION));
-      trainExamples = prepared.examples.slice(0, n - held - SLICE_GAP);
-      validation.push(...prepared.examples.slice(n - held).map((x) => ({ x, label })));
+      const split = sliceSplit(prepared.examples.length, plan.heldOut);
+      trainExamples = split.train.map((i) => prepared.examples[i]);
+      validation.push(...split.heldOut.map((i) => ({ x: prepared.examples[i], label })));
       const fitted = !given && prepared.mapping.kind !== 'hu-window';
-      opts.log(`${name}: one volume: ${trainExamples.length} training slices, the last ${held} held out after a gap of ${SLICE_GAP}${fitted ? ' (its intensity mapping was fitted on the whole volume)' : ''}`);
+      const where = split.kind === 'slabs' ? `in ${SLABS} slabs from slices ${split.heldOut.filter((_, i) => i % (split.heldOut.length / SLABS) === 0).join(', ')}` : 'from the end of the volume';
+      opts.log(`${name}: one volume: ${trainExamples.length} training slices, ${split.heldOut.length} held out ${where}, with gaps of ${SLICE_GAP}${fitted ? ' (its intensity mapping was fitted on the whole volume)' : ''}`);
     } else {
       opts.log(`${name}: one volume and too few slices to hold any out: no validation`);
     }
@@ -142,7 +168,7 @@ async function splitData(entries: readonly string[], plan: SplitPlan, opts: { on
     meta: {
       ...(labels.length ? { labels } : {}),
       ...(p.modality ? { modality: p.modality as ExportMeta['modality'] } : {}),
-      data: { shape: p.shape, channels: 1, spacing: p.spacing, intensity: p.mapping, ...(p.fit ? { fit: p.fit } : {}), ...(labels.length ? { perLabel } : {}) },
+      data: { shape: p.shape, channels: 1, spacing: p.spacing, intensity: p.mapping, ...(p.fit ? { fit: p.fit } : {}), heldOut: plan.heldOut, ...(labels.length ? { perLabel } : {}) },
     },
   };
 }
@@ -163,7 +189,7 @@ export async function prepareTrainingData(
   }
   const pipelineOf = (label?: string): PipelineConfigInput =>
     label !== undefined && Object.hasOwn(config.dataByLabel, label) ? (deepMerge(pipeline as Record<string, unknown>, config.dataByLabel[label]) as PipelineConfigInput) : pipeline;
-  return splitData(entries, { pipelineOf, modality: trainSpec(config).meta.modality }, opts);
+  return splitData(entries, { pipelineOf, modality: trainSpec(config).meta.modality, heldOut: config.heldOut }, opts);
 }
 
 /**
@@ -197,7 +223,8 @@ export async function prepareEvaluationData(
     } as PipelineConfigInput;
   };
   const mappingOf = (label?: number) => labelData(manifest, label).intensity;
-  const { train, validation } = await splitData(entries, { pipelineOf, mappingOf, modality: manifest.modality }, opts);
+  // A checkpoint from before the spread split says nothing: it held out the tail.
+  const { train, validation } = await splitData(entries, { pipelineOf, mappingOf, modality: manifest.modality, heldOut: manifest.data.heldOut ?? 'tail' }, opts);
   return { train, validation };
 }
 

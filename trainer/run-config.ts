@@ -6,7 +6,8 @@
 //     "meta": { "sampler": { "steps": 25 } },       merged over the preset's manifest fields
 //     "train": { "steps": 500, "lr": 1e-3 },        trainer/config.ts
 //     "data": { ... },                              preprocessing (trainer/preprocess)
-//     "dataByLabel": { "ct": { ... } } }            per class, merged over "data" (CT beside MRI)
+//     "dataByLabel": { "ct": { ... } },             per class, merged over "data" (CT beside MRI)
+//     "heldOut": "slabs" }                          a one-volume class's held-out slices: "slabs" or "tail"
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { ConfigError, parseConfig } from '../shared/config.ts';
@@ -20,6 +21,8 @@ const RunConfigSchema = z.strictObject({
   train: z.record(z.string(), z.unknown()).default({}),
   data: z.record(z.string(), z.unknown()).default({}),
   dataByLabel: z.record(z.string(), z.record(z.string(), z.unknown())).default({}),
+  /** How a one-volume class's slices are held out (trainer/dataset.ts sliceSplit). */
+  heldOut: z.enum(['tail', 'slabs']).default('slabs'),
 });
 export type RunConfig = z.infer<typeof RunConfigSchema>;
 

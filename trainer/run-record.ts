@@ -29,9 +29,13 @@ export async function readRunRecord(runDir: string): Promise<RunRecord> {
   } catch (e) {
     throw new ConfigError(path, `cannot read the run record (${(e as Error).message})`);
   }
+  let record: RunRecord;
   try {
-    return JSON.parse(text) as RunRecord;
+    record = JSON.parse(text) as RunRecord;
   } catch (e) {
     throw new ConfigError(path, `not valid JSON (${(e as Error).message})`);
   }
+  // Runs recorded before the spread split held out a one-volume class's last slices: a resume keeps them.
+  if (record.config && record.config.heldOut === undefined) record.config.heldOut = 'tail';
+  return record;
 }

@@ -78,6 +78,8 @@ export const ManifestSchema = z
       intensity: IntensityMappingSchema,
       /** How examples were put on the grid (trainer/preprocess/pipeline.ts target.fit); absent means 'crop'. */
       fit: z.enum(['crop', 'contain']).optional(),
+      /** How a one-volume class's slices were held out in training (trainer/dataset.ts); absent means 'tail'. */
+      heldOut: z.enum(['tail', 'slabs']).optional(),
       /** Since 1.1: per class, aligned with `labels`; absent means every class is described by the fields above. */
       perLabel: z.array(LabelDataSchema).optional(),
     }),

@@ -1,11 +1,13 @@
-// Held-out splits of whole radiographs: by image, deterministic, never in both sets; no flips.
+// Held-out splits: whole radiographs by image, deterministic, never in both
+// sets, no flips; a one-volume class's slices in slabs spread over the volume.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encode as encodePng } from 'fast-png';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseTrainConfig } from '../../trainer/config.ts';
-import { heldOutByName, prepareTrainingData } from '../../trainer/dataset.ts';
+import { heldOutByName, prepareTrainingData, SLAB_MIN_SLICES, sliceSplit } from '../../trainer/dataset.ts';
+import { readRunRecord } from '../../trainer/run-record.ts';
 import { PRESETS } from '../../trainer/presets.ts';
 import { loadRunConfig, trainSettings } from '../../trainer/run-config.ts';
 
@@ -44,6 +46,7 @@ describe('radiograph data sets', () => {
     for (let i = 0; i < d.validation!.size; i++) expect(trainKeys.has(key(d.validation!.get(i).x))).toBe(false);
     expect(log.join('\n')).toMatch(new RegExp(`${d.train.size} training images, ${held.length} held out by file name hash`));
     expect(d.meta.data?.fit).toBe('contain');
+    expect(d.meta.data?.heldOut).toBe('slabs'); // a new run's rule, recorded for evaluate
   });
 
   it('keeps every image on its side of the split when images are added', () => {
@@ -58,5 +61,35 @@ describe('radiograph data sets', () => {
       const flip = parseTrainConfig(trainSettings({ preset: name, train: {}, model: {}, meta: {}, data: {}, dataByLabel: {} } as never)).flip;
       expect(flip, name).toEqual([]);
     }
+  });
+});
+
+describe('sliceSplit: the held-out slices of a one-volume class', () => {
+  it.each([181, 64, SLAB_MIN_SLICES])('slabs over %i slices: three 5%% slabs at 1/6, 1/2, 5/6, every training slice at least 3 away from them', (n) => {
+    const { train, heldOut, kind } = sliceSplit(n, 'slabs');
+    expect(kind).toBe('slabs');
+    const per = Math.max(1, Math.round((n * 0.15) / 3));
+    expect(heldOut).toHaveLength(3 * per);
+    // Held-out slices reach every third of the volume (the old tail split held out only its last 15%).
+    for (const third of [0, 1, 2]) expect(heldOut.some((i) => i >= (third * n) / 3 && i < ((third + 1) * n) / 3), `third ${third}`).toBe(true);
+    for (const t of train) for (const h of heldOut) expect(Math.abs(t - h)).toBeGreaterThan(2);
+    expect(new Set([...train, ...heldOut]).size).toBe(train.length + heldOut.length);
+    expect([...train, ...heldOut].every((i) => Number.isInteger(i) && i >= 0 && i < n)).toBe(true);
+    // Only the gaps are lost: 2 slices either side of each slab.
+    expect(train.length + heldOut.length).toBe(n - 3 * 2 * 2);
+    expect(sliceSplit(n, 'slabs')).toEqual({ train, heldOut, kind });
+  });
+
+  it('tail: the last 15% after a gap of 2, as runs before the slabs held out (and small volumes still do)', () => {
+    const n = 100;
+    expect(sliceSplit(n, 'tail')).toEqual({ train: Array.from({ length: 83 }, (_, i) => i), heldOut: Array.from({ length: 15 }, (_, i) => 85 + i), kind: 'tail' });
+    expect(sliceSplit(SLAB_MIN_SLICES - 1, 'slabs').kind).toBe('tail');
+  });
+
+  it('a run recorded before the slabs keeps its tail split on resume; a new config defaults to slabs', async () => {
+    const run = mkdtempSync(join(dir, 'run-'));
+    writeFileSync(join(run, 'run.json'), JSON.stringify({ config: { preset: 'brain-mri-2d-64', model: {}, meta: {}, train: {}, data: {}, dataByLabel: {} }, data: ['x.nii'] }));
+    expect((await readRunRecord(run)).config.heldOut).toBe('tail');
+    expect((await loadRunConfig('brain-mri-2d-64')).heldOut).toBe('slabs');
   });
 });

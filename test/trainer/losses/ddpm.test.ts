@@ -3,7 +3,7 @@ import '@tensorflow/tfjs';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { constantModel } from '../../helpers/constant-model.ts';
-import { createSchedule, type DiscreteSchedule } from '../../../shared/schedules/index.ts';
+import { createSchedule, parseScheduleConfig, type DiscreteSchedule } from '../../../shared/schedules/index.ts';
 import { ddpmLoss } from '../../../trainer/losses/ddpm.ts';
 import { objectiveFor } from '../../../trainer/losses/index.ts';
 import { parseTrainConfig } from '../../../trainer/config.ts';
@@ -64,7 +64,7 @@ describe('DDPM loss', () => {
 
   it('Min-SNR-gamma is refused for a VDM, whose bound has its own weighting', () => {
     const vdm = tinyModel('vdm');
-    expect(() => objectiveFor('vdm', vdm, { kind: 'vdm-fixed-linear' }, parseTrainConfig({ minSnrGamma: 5 }))).toThrow(/train\.minSnrGamma: applies to DDPM runs/);
+    expect(() => objectiveFor('vdm', vdm, parseScheduleConfig({ kind: 'vdm-fixed-linear' }), parseTrainConfig({ minSnrGamma: 5 }))).toThrow(/train\.minSnrGamma: applies to DDPM runs/);
   });
 
   it('rejects steps outside 1..T and a batch mismatch', () => {
