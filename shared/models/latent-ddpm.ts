@@ -16,8 +16,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { ConfigError, parseConfig } from '../config.ts';
-import { initParams } from './params.ts';
-import type { Model, Params, ParamSpec } from './types.ts';
+import { initParams, paramsUnder } from './params.ts';
+import type { Model, ParamSpec } from './types.ts';
 import { unet3d, type UNet3DConfig } from './unet3d.ts';
 import { checkInput, inputProblem, type InputSpec } from './validate.ts';
 import { isSamplingParam, vqgan3d, type Vqgan3dConfig } from './vqgan3d/index.ts';
@@ -68,13 +68,6 @@ export function unscaleLatents(x: tf.Tensor, s: LatentScale): tf.Tensor {
   return tf.tidy(() => tf.add(tf.mul(tf.add(x, 1), (s.max - s.min) / 2), s.min));
 }
 
-/** The entries of `params` under `prefix`, with the prefix removed (same tensors, not copies). */
-function under(params: Params, prefix: string): Params {
-  const out: Params = new Map();
-  for (const [k, v] of params) if (k.startsWith(prefix)) out.set(k.slice(prefix.length), v);
-  return out;
-}
-
 const prefixed = (prefix: string, specs: readonly ParamSpec[]) => specs.map((s) => ({ ...s, name: prefix + s.name }));
 
 export function latentDdpm(raw: unknown = {}): Model<LatentDdpmConfig> {
@@ -109,15 +102,15 @@ export function latentDdpm(raw: unknown = {}): Model<LatentDdpmConfig> {
     /** The denoiser on scaled latents x [B, d, h, w, E]. */
     apply(params, x, t, cond, pre) {
       checkInput(LATENT_DDPM_KIND, input, x, t);
-      return unet.apply(under(params, UNET_PREFIX), x, t, cond, pre);
+      return unet.apply(paramsUnder(params, UNET_PREFIX), x, t, cond, pre);
     },
-    condition: (params, t, cond) => unet.condition(under(params, UNET_PREFIX), t, cond),
+    condition: (params, t, cond) => unet.condition(paramsUnder(params, UNET_PREFIX), t, cond),
     /** Scaled latents [B, d, h, w, E] -> unscaled and snapped to the codebook: zq [B, d, h, w, E]. */
     toCodes(params, latents) {
       checkLatents('toCodes', latents);
       const z = unscaleLatents(latents, latent) as tf.Tensor5D;
       try {
-        return vqgan.quantize(under(params, VQGAN_PREFIX), z).zq;
+        return vqgan.quantize(paramsUnder(params, VQGAN_PREFIX), z).zq;
       } finally {
         z.dispose();
       }
@@ -125,7 +118,7 @@ export function latentDdpm(raw: unknown = {}): Model<LatentDdpmConfig> {
     /** zq [B, d, h, w, E] -> the VQ-GAN decoder's volume [B, D, H, W, C]. */
     decode(params, codes) {
       checkLatents('decode', codes);
-      return vqgan.decode(under(params, VQGAN_PREFIX), codes as tf.Tensor5D);
+      return vqgan.decode(paramsUnder(params, VQGAN_PREFIX), codes as tf.Tensor5D);
     },
   };
 }

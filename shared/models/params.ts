@@ -65,3 +65,10 @@ export function param(params: Params, name: string): tf.Tensor {
   if (!p) throw new Error(`model parameter "${name}" is missing`);
   return p;
 }
+
+/** The entries of `params` under `prefix`, with the prefix removed (same tensors, not copies): one network's of a checkpoint holding several. */
+export function paramsUnder(params: Params, prefix: string): Params {
+  const out: Params = new Map();
+  for (const [k, v] of params) if (k.startsWith(prefix)) out.set(k.slice(prefix.length), v);
+  return out;
+}

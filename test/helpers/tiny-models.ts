@@ -16,6 +16,13 @@ import { initLearnedGamma } from '../../shared/schedules/index.ts';
 import { exportCheckpoint, type ExportMeta } from '../../trainer/export.ts';
 
 /** The checkpoint kinds, plus `vdm-learned`: a vdm checkpoint with a learned gamma schedule. */
+/** A latent-vdm config of test size: 16x16 images, an [8, 8] x 2 latent grid, a one-layer score network. */
+export const TINY_LATENT_VDM = {
+  channels: 2, embeddingDim: 8, nLayers: 1, groups: 4, fourierMin: 0, fourierMax: 0,
+  autoencoder: { channels: [8, 8], blocks: 1, groups: 4 },
+  image: { shape: [16, 16], channels: 1 },
+};
+
 export const TINY_KINDS = ['ddpm-unet2d', 'ddpm-unet3d', 'vdm', 'vdm-learned'] as const;
 export type TinyKind = (typeof TINY_KINDS)[number];
 

@@ -36,10 +36,54 @@ export function antitheticTimes(u0: number, batch: number): Float32Array {
 }
 
 /** sum over every axis but the batch: [B, ...] -> [B]. */
-function perExample(x: tf.Tensor): tf.Tensor1D {
+export function perExample(x: tf.Tensor): tf.Tensor1D {
   return tf.sum(tf.reshape(x, [x.shape[0], -1]), 1) as tf.Tensor1D;
 }
 
+
+/** KL(N(alpha_1 x, sigma_1^2) || N(0, 1)) per example, summed over x's dimensions; var1 = sigma_1^2 [1]. */
+export function priorKl(x: tf.Tensor, var1: tf.Tensor): tf.Tensor1D {
+  return tf.tidy(() => tf.mul(perExample(tf.add(tf.mul(tf.sub(1, var1), tf.square(x)), tf.sub(tf.sub(var1, tf.log(var1)), 1))), 0.5) as tf.Tensor1D);
+}
+
+/**
+ * The diffusion term per example for data x [B, ...] (eq. 17, or its
+ * discrete-T form when steps > 0): z_t from x and eps at times t, the
+ * network's eps_hat, weighted by gamma'(t) / 2.
+ */
+export function diffusionTerm(
+  model: Model<unknown>,
+  params: Params,
+  g: GammaFn,
+  x: tf.Tensor,
+  eps: tf.Tensor,
+  times: Float32Array,
+  opts: { steps: number; label?: tf.Tensor1D },
+): tf.Tensor1D {
+  return tf.tidy(() => {
+    // Snapped to the grid i/T when discrete.
+    const tHost = opts.steps > 0 ? times.map((t) => Math.ceil(t * opts.steps) / opts.steps) : times;
+    const t = tf.tensor1d(tHost);
+    const gt = g.gamma(t);
+    const varT = tf.sigmoid(gt);
+    const zt = addNoise(x, eps, tf.sqrt(tf.sub(1, varT)) as tf.Tensor1D, tf.sqrt(varT) as tf.Tensor1D);
+    const epsHat = model.apply(params, zt, g.networkTime(gt), opts.label ? { label: opts.label } : undefined);
+    const mse = perExample(tf.square(tf.sub(eps, epsHat)));
+    let weight: tf.Tensor1D;
+    if (opts.steps > 0) {
+      const gs = g.gamma(tf.sub(t, 1 / opts.steps) as tf.Tensor1D);
+      weight = tf.mul(tf.mul(tf.expm1(tf.sub(gt, gs)), opts.steps), 0.5) as tf.Tensor1D;
+    } else {
+      weight = tf.mul(g.gammaPrime(t), 0.5) as tf.Tensor1D;
+    }
+    return tf.mul(weight, mse) as tf.Tensor1D;
+  });
+}
+
+/** Each x's level index k on the grid of `vocabSize` levels 2 (k + 0.5) / V - 1 in [-1, 1], as int32 of x's shape. */
+export function levelIndex(x: tf.Tensor, vocabSize: number): tf.Tensor {
+  return tf.tidy(() => tf.clipByValue(tf.cast(tf.floor(tf.mul(tf.add(x, 1), vocabSize / 2)), 'int32'), 0, vocabSize - 1));
+}
 
 /**
  * The three VDM loss terms for x [B, H, W, C] (values on the vocab grid in
@@ -57,7 +101,6 @@ export function vdmTerms(
   if (noise.t.length !== x.shape[0]) throw new Error(`vdm loss: ${noise.t.length} times for a batch of ${x.shape[0]}`);
   return tf.tidy(() => {
     const [g0, g1] = [0, 1].map((t) => g.gamma(tf.fill([1], t) as tf.Tensor1D));
-    const var1 = tf.sigmoid(g1);
 
     // Reconstruction: z_0 / alpha_0 = x + exp(gamma_0 / 2) eps_0 (since sigma/alpha = e^{gamma/2}).
     const z0Rescaled = tf.add(x, tf.mul(noise.eps0, tf.exp(tf.mul(g0, 0.5))));
@@ -65,30 +108,13 @@ export function vdmTerms(
     const diff = tf.sub(tf.expandDims(z0Rescaled, -1), levels); // [..., V]
     const logits = tf.mul(tf.square(diff), tf.mul(tf.exp(tf.neg(g0)), -0.5));
     const logProbs = tf.logSoftmax(logits);
-    // The level index k of each x = 2 (k + 0.5) / V - 1; log p(x | z_0) is logProbs at k.
-    const k = tf.clipByValue(tf.cast(tf.floor(tf.mul(tf.add(x, 1), opts.vocabSize / 2)), 'int32'), 0, opts.vocabSize - 1);
+    // log p(x | z_0) is logProbs at x's level.
+    const k = levelIndex(x, opts.vocabSize);
     const picked = tf.mul(logProbs, tf.reshape(tf.oneHot(tf.reshape(k, [-1]), opts.vocabSize), logProbs.shape));
     const recon = tf.neg(perExample(tf.sum(picked, -1)));
 
-    // Latent: KL(N(alpha_1 x, sigma_1^2) || N(0, 1)) per dimension.
-    const latent = tf.mul(perExample(tf.add(tf.mul(tf.sub(1, var1), tf.square(x)), tf.sub(tf.sub(var1, tf.log(var1)), 1))), 0.5) as tf.Tensor1D;
-
-    // Diffusion at t (snapped to the grid i/T when discrete).
-    const tHost = opts.steps > 0 ? noise.t.map((t) => Math.ceil(t * opts.steps) / opts.steps) : noise.t;
-    const t = tf.tensor1d(tHost);
-    const gt = g.gamma(t);
-    const varT = tf.sigmoid(gt);
-    const zt = addNoise(x, noise.eps, tf.sqrt(tf.sub(1, varT)) as tf.Tensor1D, tf.sqrt(varT) as tf.Tensor1D);
-    const epsHat = model.apply(params, zt, g.networkTime(gt), opts.label ? { label: opts.label } : undefined);
-    const mse = perExample(tf.square(tf.sub(noise.eps, epsHat)));
-    let weight: tf.Tensor1D;
-    if (opts.steps > 0) {
-      const gs = g.gamma(tf.sub(t, 1 / opts.steps) as tf.Tensor1D);
-      weight = tf.mul(tf.mul(tf.expm1(tf.sub(gt, gs)), opts.steps), 0.5) as tf.Tensor1D;
-    } else {
-      weight = tf.mul(g.gammaPrime(t), 0.5) as tf.Tensor1D;
-    }
-    const diffusion = tf.mul(weight, mse) as tf.Tensor1D;
+    const latent = priorKl(x, tf.sigmoid(g1));
+    const diffusion = diffusionTerm(model, params, g, x, noise.eps, noise.t, opts);
     return { recon, latent, diffusion };
   });
 }
