@@ -7,8 +7,8 @@
 // smooth images of the preset's shape (throughput does not depend on
 // content), and reports the median; the thread counts (data-parallel steps,
 // Trainer.useThreads; default 1 and every core) run interleaved step by step,
-// with each one's speed-up over the first. Writes bench/results/train-<time>.json. cxr-vdm-256
-// (minutes per step on a CPU) runs only when named in --presets.
+// with each one's speed-up over the first. Writes bench/results/train-<time>.json.
+// SLOW_PRESETS (minutes per step on a CPU) run only when named in --presets.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, totalmem } from 'node:os';
 import { dirname, resolve } from 'node:path';
@@ -23,7 +23,9 @@ import { median } from '../common/stats.ts';
 const { values } = parseArgs({
   options: { presets: { type: 'string' }, backends: { type: 'string' }, threads: { type: 'string' }, runs: { type: 'string' }, warmup: { type: 'string' }, out: { type: 'string' } },
 });
-const presets = values.presets?.split(',') ?? Object.keys(PRESETS).filter((p) => p !== 'cxr-vdm-256');
+/** Minutes per step on a CPU: run only when named in --presets. */
+const SLOW_PRESETS = ['cxr-vdm-256', 'cxr-latent-vdm-256'];
+const presets = values.presets?.split(',') ?? Object.keys(PRESETS).filter((p) => !SLOW_PRESETS.includes(p));
 for (const p of presets) if (!Object.hasOwn(PRESETS, p)) throw new Error(`--presets: unknown preset "${p}"`);
 const backends = (values.backends ?? 'wasm').split(',').map(parseBackendName);
 const runs = Number(values.runs ?? 5);
