@@ -41,8 +41,30 @@ const mri8bit = { kind: 'linear', low: 0, high: 255, unit: '' } as const;
  * value grid of pixels, which latents do not have).
  */
 const latentVdmScore = { channels: 4, embeddingDim: 64, nLayers: 2, channelMult: [1, 2], groups: 8, fourierMin: 0, fourierMax: 0 };
-/** Medical VDM's optimiser (DESIGN §3.2): AdamW lr 8e-4 after 250 warm-up steps, cosine decay, weight decay 1e-4. No flips (radiographs). */
-const medicalVdmTrain = { lr: 8e-4, warmup: 250, weightDecay: 1e-4 };
+
+/**
+ * A latent VDM on side x side radiographs, the autoencoder's levels `channels`
+ * (the side halves between them, to 32 here), with Medical VDM's optimiser
+ * (DESIGN §3.2: AdamW lr 8e-4 after 250 warm-up steps, cosine decay, weight
+ * decay 1e-4) and the batch the wasm heap allows. No flips (radiographs).
+ */
+function latentVdmPreset(description: string, side: number, channels: number[], batch: { batchSize: number; accumulate: number }): Preset {
+  const name = `cxr-latent-vdm-${side}`;
+  return {
+    description,
+    kind: LATENT_VDM_KIND,
+    model: { ...latentVdmScore, autoencoder: { channels, blocks: 1 }, image: { shape: [side, side], channels: 1 } },
+    meta: {
+      name,
+      modality: 'xray',
+      schedule: { kind: 'vdm-learned' },
+      sampler: { name: 'vdm', steps: 100 },
+      data: { shape: [side, side], channels: 1, spacing: [1, 1], intensity: mri8bit },
+    },
+    data: radiographs([side, side]),
+    train: { lr: 8e-4, warmup: 250, weightDecay: 1e-4, ...batch },
+  };
+}
 
 export const PRESETS: Record<string, Preset> = {
   'brain-mri-2d-64': {
@@ -164,36 +186,20 @@ export const PRESETS: Record<string, Preset> = {
     data: radiographs([256, 256]),
     train: { batchSize: 4, accumulate: 4, lr: 2e-4, warmup: 500 },
   },
-  'cxr-latent-vdm-128': {
-    description: 'Medical VDM: a VDM (learned schedule) in the 32x32 latent of a ResNet autoencoder trained with it, 128x128 chest X-rays',
-    kind: LATENT_VDM_KIND,
-    model: { ...latentVdmScore, autoencoder: { channels: [32, 64, 64], blocks: 1 }, image: { shape: [128, 128], channels: 1 } },
-    meta: {
-      name: 'cxr-latent-vdm-128',
-      modality: 'xray',
-      schedule: { kind: 'vdm-learned' },
-      sampler: { name: 'vdm', steps: 100 },
-      data: { shape: [128, 128], channels: 1, spacing: [1, 1], intensity: mri8bit },
-    },
-    data: radiographs([128, 128]),
+  'cxr-latent-vdm-128': latentVdmPreset(
+    'Medical VDM: a VDM (learned schedule) in the 32x32 latent of a ResNet autoencoder trained with it, 128x128 chest X-rays',
+    128,
+    [32, 64, 64],
     // Batches of 4 (a batch of 8 exhausts the wasm heap in the autoencoder's 128x128 gradients), accumulated to 8.
-    train: { ...medicalVdmTrain, batchSize: 4, accumulate: 2 },
-  },
-  'cxr-latent-vdm-256': {
-    description: "Medical VDM's setting: 256x256 chest X-rays through a ResNet autoencoder to a 32x32 latent and a VDM on it",
-    kind: LATENT_VDM_KIND,
-    model: { ...latentVdmScore, autoencoder: { channels: [32, 64, 64, 64], blocks: 1 }, image: { shape: [256, 256], channels: 1 } },
-    meta: {
-      name: 'cxr-latent-vdm-256',
-      modality: 'xray',
-      schedule: { kind: 'vdm-learned' },
-      sampler: { name: 'vdm', steps: 100 },
-      data: { shape: [256, 256], channels: 1, spacing: [1, 1], intensity: mri8bit },
-    },
-    data: radiographs([256, 256]),
+    { batchSize: 4, accumulate: 2 },
+  ),
+  'cxr-latent-vdm-256': latentVdmPreset(
+    "Medical VDM's setting: 256x256 chest X-rays through a ResNet autoencoder to a 32x32 latent and a VDM on it",
+    256,
+    [32, 64, 64, 64],
     // One 256x256 image per micro-batch fits the wasm heap (2 hold about what the batch of 8 at 128x128 did that exhausted it), accumulated to 8.
-    train: { ...medicalVdmTrain, batchSize: 1, accumulate: 8 },
-  },
+    { batchSize: 1, accumulate: 8 },
+  ),
 };
 
 // ---------------------------------------------------------------------------
