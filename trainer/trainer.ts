@@ -173,7 +173,7 @@ export class Trainer {
   async useThreads(threads: number): Promise<void> {
     if (!Number.isInteger(threads) || threads < 1 || threads > 64) throw new Error(`threads: expected an integer in 1..64, got ${threads}`);
     await this.helpers?.close();
-    this.helpers = threads > 1 ? await GradientThreads.start(threads - 1, this.spec, this.config, tf.getBackend() as BackendName, this.params) : undefined;
+    this.helpers = threads > 1 ? await GradientThreads.start(threads - 1, { kind: this.spec.kind, model: this.spec.model, schedule: this.spec.meta.schedule }, this.config, tf.getBackend() as BackendName, this.params) : undefined;
   }
 
   /** Threads that compute each batch's gradients (1 + helpers). */

@@ -24,7 +24,7 @@ port.on('message', (m: ToThread) => {
       void selectBackend(m.backend, { tfjsOnly: true, threads: 1 }).then(
         (chosen) => {
           const model = createModel(m.spec.kind, m.spec.model);
-          run = { objective: objectiveFor(m.spec.kind, model, parseScheduleConfig(m.spec.meta.schedule), m.config), names: m.names, shapes: m.shapes };
+          run = { objective: objectiveFor(m.spec.kind, model, parseScheduleConfig(m.spec.schedule), m.config), names: m.names, shapes: m.shapes };
           send({ type: 'ready', backend: chosen.name });
         },
         (e: unknown) => send({ type: 'error', id: 0, error: toErrorRecord(e) }),

@@ -9,8 +9,7 @@ import type { Params } from '../../shared/models/types.ts';
 import type { BackendName } from '../../sampler/backend.ts';
 import type { TrainConfig } from '../config.ts';
 import type { HostBatch } from '../gradients.ts';
-import type { TrainSpec } from '../trainer.ts';
-import type { FromThread, ToThread } from './protocol.ts';
+import type { FromThread, NetworkSpec, ToThread } from './protocol.ts';
 
 // From a checkout the thread runs the TypeScript through tsx (gradient-thread-tsx.js); compiled, the JS directly.
 const THREAD = import.meta.url.endsWith('.ts') ? new URL('./gradient-thread-tsx.js', import.meta.url) : new URL('./gradient-thread.js', import.meta.url);
@@ -61,7 +60,7 @@ export class GradientThreads {
   }
 
   /** Starts `count` helper threads on `backend`, each building the run's network and objective. */
-  static async start(count: number, spec: TrainSpec, config: TrainConfig, backend: BackendName, params: Params): Promise<GradientThreads> {
+  static async start(count: number, spec: NetworkSpec, config: TrainConfig, backend: BackendName, params: Params): Promise<GradientThreads> {
     const names = [...params.keys()];
     const shapes = names.map((n) => params.get(n)!.shape);
     const started = await Promise.allSettled(
