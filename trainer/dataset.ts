@@ -13,10 +13,11 @@
 //     volumes of fewer than SLAB_MIN_SLICES slices;
 //   - a single 3D volume cannot be split: no validation, and the log says so;
 //   - whole 2D images (radiographs, `target.fit: 'contain'`) are split by
-//     image: an image is held out when a hash of its file name falls in the
-//     held-out 15%, so the split is the same on every machine and an added
-//     image does not move the others (no patient ids are known for these
-//     files; one image per patient is assumed and said in the log).
+//     patient where a metadata table beside them gives patient ids
+//     (data/patients.ts), else by image: an image is held out when a hash of
+//     its patient id (or file name) falls in the held-out 15%, so the split
+//     is the same on every machine and an added image does not move the
+//     others; the log says which.
 // The intensity mapping is fitted on the training volumes only and applied
 // to the held-out ones (with a one-volume slab split, the Nyul landmarks see
 // the whole volume: said in the log). Each class gets its own preprocessing
@@ -28,6 +29,7 @@ import { labelData, type LabelData, type Manifest } from '../shared/checkpoint/i
 import type { IntensityMapping } from '../shared/intensity.ts';
 import { ConfigError } from '../shared/config.ts';
 import { readDataset, type OnBadFile } from './data/index.ts';
+import { patientsOf } from './data/patients.ts';
 import { errorText, ReadError } from './data/types.ts';
 import type { ExportMeta } from './export.ts';
 import { prepareCached, type PipelineConfigInput } from './preprocess/pipeline.ts';
@@ -80,12 +82,16 @@ export function sliceSplit(n: number, kind: HeldOutSlices): { train: number[]; h
   return { train: Array.from({ length: n }, (_, i) => i).filter((i) => !near(i)), heldOut, kind: slabs ? 'slabs' : 'tail' };
 }
 
-/** FNV-1a of the file's base name -> held out when in the lowest HOLDOUT_FRACTION of 2^32. */
-export function heldOutByName(source: string): boolean {
-  const name = basename(source);
+/** FNV-1a of `key` -> held out when in the lowest HOLDOUT_FRACTION of 2^32. */
+export function heldOutByKey(key: string): boolean {
   let h = 0x811c9dc5;
-  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193) >>> 0;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193) >>> 0;
   return h < HOLDOUT_FRACTION * 2 ** 32;
+}
+
+/** An image held out by a hash of its file's base name (the split when no patient ids are known). */
+export function heldOutByName(source: string): boolean {
+  return heldOutByKey(basename(source));
 }
 
 function exampleSet(shape: number[], items: { x: Float32Array; label?: number }[]): ExampleSet {
@@ -143,10 +149,15 @@ async function splitData(entries: readonly string[], plan: SplitPlan, opts: { on
       validation.push(...held.examples.map((x) => ({ x, label })));
       opts.log(`${name}: ${prepared.examples.length} training examples, ${held.examples.length} held out from ${holdOut}`);
     } else if (prepared.fit === 'contain') {
-      const isHeld = prepared.sources.map((src) => heldOutByName(src));
+      const patients = await patientsOf(prepared.sources);
+      const isHeld = patients ? patients.ids.map(heldOutByKey) : prepared.sources.map((src) => heldOutByName(src));
       trainExamples = prepared.examples.filter((_, i) => !isHeld[i]);
       validation.push(...prepared.examples.filter((_, i) => isHeld[i]).map((x) => ({ x, label })));
-      opts.log(`${name}: ${trainExamples.length} training images, ${prepared.examples.length - trainExamples.length} held out by file name hash (split by image: one image per patient assumed)`);
+      const held = prepared.examples.length - trainExamples.length;
+      const how = patients
+        ? `by patient (hash of ${patients.column} in ${patients.table}: ${new Set(patients.ids).size} patients, none on both sides)`
+        : 'by file name hash (split by image: no patient ids beside the images, one image per patient assumed)';
+      opts.log(`${name}: ${trainExamples.length} training images, ${held} held out ${how}`);
     } else if (prepared.shape.length === 2 && prepared.examples.length >= 8) {
       const split = sliceSplit(prepared.examples.length, plan.heldOut);
       trainExamples = split.train.map((i) => prepared.examples[i]);

@@ -1,12 +1,12 @@
 // Held-out splits: whole radiographs by image, deterministic, never in both
 // sets, no flips; a one-volume class's slices in slabs spread over the volume.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encode as encodePng } from 'fast-png';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseTrainConfig } from '../../trainer/config.ts';
-import { heldOutByName, prepareTrainingData, SLAB_MIN_SLICES, sliceSplit } from '../../trainer/dataset.ts';
+import { heldOutByKey, heldOutByName, prepareTrainingData, SLAB_MIN_SLICES, sliceSplit } from '../../trainer/dataset.ts';
 import { readRunRecord } from '../../trainer/run-record.ts';
 import { PRESETS } from '../../trainer/presets.ts';
 import { loadRunConfig, trainSettings } from '../../trainer/run-config.ts';
@@ -49,6 +49,33 @@ describe('radiograph data sets', () => {
     expect(d.meta.data?.heldOut).toBe('slabs'); // a new run's rule, recorded for evaluate
   });
 
+  it('holds out whole patients where a metadata table beside the images gives patient ids', async () => {
+    const root = mkdtempSync(join(dir, 'p-'));
+    const folder = join(root, 'images');
+    mkdirSync(folder);
+    writeImages(folder, names);
+    // Two images per patient, listed (with other columns) in ../metadata.csv, as public collections ship them.
+    const patientOf = (i: number) => `P${String(Math.floor(i / 2)).padStart(3, '0')}`;
+    const rows = names.map((n, i) => `images/${n},${i % 2 ? 'AP' : 'PA'},${patientOf(i)}`);
+    writeFileSync(join(root, 'metadata.csv'), ['file,view,PatientID', ...rows].join('\n'));
+    const config = await loadRunConfig('cxr-2d-64', ['data.target.shape=[16,16]']);
+    const log: string[] = [];
+    const d = await prepareTrainingData([folder], config, { onBadFile: 'fail', log: (l) => log.push(l) });
+    const heldPatients = [...new Set(names.map((_, i) => patientOf(i)))].filter(heldOutByKey);
+    expect(heldPatients.length).toBeGreaterThan(0);
+    expect(d.validation?.size).toBe(2 * heldPatients.length); // every image of a held-out patient, none of the others
+    expect(d.train.size + d.validation!.size).toBe(names.length);
+    expect(log.join('\n')).toMatch(new RegExp(`held out by patient \\(hash of PatientID in .*metadata\\.csv: 30 patients, none on both sides\\)`));
+
+    // A table that leaves an image out is an error naming it; one without patient ids means by image.
+    writeFileSync(join(root, 'metadata.csv'), ['file,PatientID', ...rows.slice(1).map((r) => r.replace(/,(AP|PA),/, ','))].join('\n'));
+    await expect(prepareTrainingData([folder], config, { onBadFile: 'fail', log: () => {} })).rejects.toThrow(/metadata\.csv: lists no patient for images\/cxr-000\.png/);
+    writeFileSync(join(root, 'metadata.csv'), ['file,view', ...names.map((n) => `images/${n},AP`)].join('\n'));
+    const byImage: string[] = [];
+    await prepareTrainingData([folder], config, { onBadFile: 'fail', log: (l) => byImage.push(l) });
+    expect(byImage.join('\n')).toMatch(/held out by file name hash/);
+  });
+
   it('keeps every image on its side of the split when images are added', () => {
     const before = names.filter((n) => heldOutByName(`/data/${n}`));
     const more = [...names, ...Array.from({ length: 40 }, (_, i) => `new-${i}.png`)];
@@ -65,7 +92,7 @@ describe('radiograph data sets', () => {
 });
 
 describe('sliceSplit: the held-out slices of a one-volume class', () => {
-  it.each([181, 64, SLAB_MIN_SLICES])('slabs over %i slices: three 5%% slabs at 1/6, 1/2, 5/6, every training slice at least 3 away from them', (n) => {
+  it.each([181, 64, SLAB_MIN_SLICES])('slabs over %i slices: three slabs of 5 percent at 1/6, 1/2, 5/6, every training slice at least 3 away from them', (n) => {
     const { train, heldOut, kind } = sliceSplit(n, 'slabs');
     expect(kind).toBe('slabs');
     const per = Math.max(1, Math.round((n * 0.15) / 3));
