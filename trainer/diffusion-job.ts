@@ -7,7 +7,7 @@ import { generate } from '../sampler/generate.ts';
 import { loadModel } from '../sampler/load.ts';
 import { exportCheckpoint } from './export.ts';
 import type { TrainingJob } from './run.ts';
-import type { ExampleSet, StepMetrics, Trainer } from './trainer.ts';
+import { heldOutLine, type ExampleSet, type StepMetrics, type Trainer } from './trainer.ts';
 
 /** A few images with the EMA weights (two per class when labelled, else four), as one PNG montage. */
 async function preview(trainer: Trainer): Promise<Uint8Array> {
@@ -38,7 +38,7 @@ export function diffusionJob(trainer: Trainer, train: ExampleSet, validation?: E
     validate: validation
       ? () => {
           const v = trainer.evaluate(validation);
-          return { validation: v, line: `validation loss ${v.loss.toFixed(5)}${v.bpd !== undefined ? `, ${v.bpd.toFixed(3)} bits/dim` : ''}` };
+          return { validation: v, line: `validation loss ${heldOutLine(v)}` };
         }
       : undefined,
     preview: () => preview(trainer),

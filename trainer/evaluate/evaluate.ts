@@ -31,7 +31,8 @@ import { generate, type GenerateOptions } from '../../sampler/generate.ts';
 import type { LoadedModel } from '../../sampler/load.ts';
 import type { ExportMeta } from '../export.ts';
 import { fromRealUnits } from '../preprocess/window.ts';
-import { Trainer, type ExampleSet } from '../trainer.ts';
+import { heldOutLine, Trainer, type ExampleSet, type HeldOutLoss } from '../trainer.ts';
+import { LATENT_VDM_KIND } from '../../shared/models/latent-vdm.ts';
 import { encodeGridPng } from './grid.ts';
 import { memorisation, type MemorisationReport } from './metrics/memorisation.ts';
 import { meanPairwiseMsSsim } from './metrics/ms-ssim.ts';
@@ -80,7 +81,7 @@ export interface EvaluationReport {
   /** `shards` ties the report to the exact weights it measured (a retrained model of the same architecture has the same bytes). */
   model: { name: string; kind: string; quantization: string; bytes: number; shards: { file: string; sha256: string }[]; training: Record<string, unknown> | null };
   sampling: { sampler: string; steps: number; seed: number; count: number; backend: string; seconds: number };
-  validation: { examples: number; loss: number; bpd?: number } | null;
+  validation: ({ examples: number } & HeldOutLoss) | null;
   classes: ClassReport[];
   quantization: { reference: string; sampler: string; psnr: number; minPsnr: number; sizeRatio: number } | null;
 }
@@ -129,12 +130,13 @@ export async function evaluateCheckpoint(
   const training = (m.training ?? null) as Record<string, unknown> | null;
 
   let validation: EvaluationReport['validation'] = null;
-  // A latent model's denoiser sees latents, not volumes: its held-out loss is in the latent run's log.
-  if (data.validation && !model.model.decode) {
+  // A latent DDPM's denoiser sees the VQ-GAN's latents, not volumes (its checkpoint has no encoder): its held-out
+  // loss is in the latent run's log. A latent VDM's bound starts from the images (its encoder ships with it).
+  if (data.validation && (!model.model.decode || model.model.kind === LATENT_VDM_KIND)) {
     const config = (training?.config ?? {}) as { batchSize?: number };
     const batches = Math.ceil(data.validation.size / (config.batchSize ?? 8));
     validation = { examples: data.validation.size, ...Trainer.evaluateWeights(specOf(m), model.params, config, data.validation, batches) };
-    log(`held-out loss ${validation.loss.toFixed(5)}${validation.bpd !== undefined ? `, ${validation.bpd.toFixed(3)} bits/dim` : ''} over ${data.validation.size} examples`);
+    log(`held-out loss ${heldOutLine(validation)} over ${data.validation.size} examples`);
   }
 
   const train = byClass(data.train, labels.length);

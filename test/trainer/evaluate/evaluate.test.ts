@@ -8,7 +8,10 @@ import { loadModel } from '../../../sampler/load.ts';
 import { evaluateCheckpoint } from '../../../trainer/evaluate/evaluate.ts';
 import type { ExampleSet } from '../../../trainer/trainer.ts';
 import { useBackend } from '../../backends.ts';
-import { tinyFiles } from '../../helpers/tiny-models.ts';
+import { perturbParams, TINY_LATENT_VDM, tinyFiles } from '../../helpers/tiny-models.ts';
+import { latentVdm } from '../../../shared/models/latent-vdm.ts';
+import { initScheduleParams, parseScheduleConfig } from '../../../shared/schedules/index.ts';
+import { exportCheckpoint } from '../../../trainer/export.ts';
 import { blobs } from './metrics/helpers.ts';
 
 const set = (seed: number, n: number, labels: number): ExampleSet => {
@@ -18,6 +21,26 @@ const set = (seed: number, n: number, labels: number): ExampleSet => {
 
 describe('evaluateCheckpoint', () => {
   beforeAll(() => useBackend('cpu'));
+
+  it('a latent VDM reports its held-out bound from the images (its encoder ships with it), by term', async () => {
+    const model = latentVdm(TINY_LATENT_VDM);
+    const params = perturbParams(model.init(1), 1, 0.1);
+    const schedule = { kind: 'vdm-learned', features: 16 };
+    for (const [k, v] of initScheduleParams(parseScheduleConfig(schedule), 1)) params.set(k, v);
+    const meta = { name: 'tiny-latent-xray', modality: 'xray' as const, schedule, sampler: { name: 'vdm', steps: 3 }, data: { shape: [16, 16], channels: 1, spacing: [1, 1], intensity: { kind: 'linear' as const, low: 0, high: 255, unit: '' } } };
+    const { files } = await exportCheckpoint(model, params, meta, 'fp32');
+    tf.dispose([...params.values()]);
+    const m = await loadModel(memorySource(files, 'latent-vdm'));
+    try {
+      const { report } = await evaluateCheckpoint(m, { train: set(1, 8, 1), validation: set(2, 4, 1) }, { count: 2, steps: 2 }, {});
+      const v = report.validation!;
+      expect(v.examples).toBe(4);
+      expect(v.terms!.recon + v.terms!.latent + v.terms!.diffusion).toBeCloseTo(v.bpd!, 4);
+      expect(v.terms!.recon).toBeGreaterThan(0);
+    } finally {
+      m.dispose();
+    }
+  });
 
   it('reports every figure per class, frees every tensor, and compares against a reference', async () => {
     const labels = ['a', 'b'];
