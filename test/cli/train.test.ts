@@ -178,6 +178,7 @@ describe('medsynth train / export', () => {
       [['train', '--config', config, '--data', HUMAN, '--out', join(root, 'run')], /already holds a run: use --resume/],
       [['train', '--resume', '--out', join(root, 'nothing-here')], /holds no training checkpoint to resume/],
       [['train', '--config', config, '--data', HUMAN, '--out', join(root, 'x'), '--threads', '0'], /--threads: expected an integer in 1\.\.64, got 0/],
+      [['train', '--config', 'tiny-vqgan-3d-16', '--data', HUMAN, '--out', join(root, 'x'), '--threads', '2'], /--threads: preset tiny-vqgan-3d-16 is a VQ-GAN: it trains on one thread/],
       [['train', '--resume', '--out', join(root, 'run'), '--init', join(root, 'model')], /--init: a resumed run keeps its weights/],
       [['train', '--config', config, '--data', HUMAN, '--out', join(root, 'x'), '--init', join(root, 'nothing-here')], /nothing-here.*manifest\.json/],
       [['export', join(root, 'nothing-here'), '--out', join(root, 'y')], /nothing-here.*manifest\.json/],
